@@ -1,0 +1,137 @@
+"""The spike file: one NetCDF file, CF contiguous ragged array, written safely.
+
+During a run, spikes are appended chunk by chunk to a partial file next to the
+output (``.spikes.nc.partial``, an indexed list of (sender, time) with an unlimited
+dimension), so memory stays bounded and nothing simulated is lost. At the end, or
+when the run is interrupted, the partial file is turned into ``spikes.nc``:
+
+* dimensions ``neuron`` and ``spike``;
+* coordinate ``neuron`` (NEST node id) and ``population(neuron)``;
+* ``spike_count(neuron)`` with ``sample_dimension = "spike"``;
+* ``spike_time(spike)`` in ms, grouped by neuron in ``neuron`` order, sorted in time.
+
+The final file is written to a temporary name and renamed, so a file named
+``spikes.nc`` is always complete as written; an interrupted run says so in its
+``status`` attribute.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import xarray as xr
+
+SPIKES_FILE = "spikes.nc"
+STATUS_COMPLETE = "complete"
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+class SpikeWriter:
+    """Streams spikes to disk during a run and writes the final ragged-array file."""
+
+    def __init__(self, path: str | Path, neurons: np.ndarray, populations: np.ndarray, attrs: dict):
+        self.path = Path(path)
+        self.neurons = np.asarray(neurons, dtype=np.int64)
+        if np.any(np.diff(self.neurons) <= 0):
+            raise ValueError("neuron ids must be strictly increasing")
+        self.populations = np.asarray(populations).astype(str)
+        self.attrs = dict(attrs)
+        self._partial = partial_path(self.path)
+        self._ds = netCDF4.Dataset(self._partial, "w", format="NETCDF4")
+        self._ds.createDimension("event", None)
+        self._sender = self._ds.createVariable("sender", "i8", ("event",), chunksizes=(1 << 16,))
+        self._time = self._ds.createVariable("time", "f8", ("event",), chunksizes=(1 << 16,))
+        self._ds.setncattr("note", "partial spike data of a running microcircuit simulation")
+        self._n = 0
+
+    def append(self, senders: np.ndarray, times: np.ndarray) -> None:
+        k = len(senders)
+        if k:
+            self._sender[self._n:self._n + k] = np.asarray(senders, dtype=np.int64)
+            self._time[self._n:self._n + k] = np.asarray(times, dtype=np.float64)
+            self._n += k
+        self._ds.sync()
+
+    def finish(self, t_reached: float, status: str = STATUS_COMPLETE, extra_attrs: dict | None = None) -> Path:
+        """Write ``spikes.nc`` from the partial data and remove the partial file."""
+        senders = np.asarray(self._sender[:self._n]) if self._n else np.empty(0, np.int64)
+        times = np.asarray(self._time[:self._n]) if self._n else np.empty(0)
+        self._ds.close()
+        attrs = dict(self.attrs, **(extra_attrs or {}))
+        attrs["status"] = status
+        attrs["t_simulated"] = float(t_reached)
+        ds = ragged_dataset(self.neurons, self.populations, senders, times, attrs)
+        write_atomic(ds, self.path)
+        self._partial.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial data (used when nothing was simulated)."""
+        if self._ds.isopen():
+            self._ds.close()
+        self._partial.unlink(missing_ok=True)
+
+
+def ragged_dataset(neurons, populations, senders, times, attrs) -> xr.Dataset:
+    """Build the CF contiguous ragged array Dataset from unordered (sender, time) pairs."""
+    neurons = np.asarray(neurons, dtype=np.int64)
+    senders = np.asarray(senders, dtype=np.int64)
+    times = np.asarray(times, dtype=np.float64)
+    index = np.searchsorted(neurons, senders)
+    if senders.size and (np.any(index >= neurons.size) or np.any(neurons[np.minimum(index, neurons.size - 1)] != senders)):
+        raise ValueError("spikes from senders that are not recorded neurons")
+    order = np.lexsort((times, index))
+    counts = np.bincount(index, minlength=neurons.size).astype(np.int64)
+    ds = xr.Dataset(
+        {
+            "population": ("neuron", np.asarray(populations).astype(str),
+                           {"long_name": "population of the neuron"}),
+            "spike_count": ("neuron", counts,
+                            {"long_name": "number of spikes of the neuron", "sample_dimension": "spike"}),
+            "spike_time": ("spike", times[order],
+                           {"long_name": "spike time", "units": "ms",
+                            "comment": "grouped by neuron in neuron order, sorted in time; "
+                                       "absolute model time including the warm-up"}),
+        },
+        coords={"neuron": ("neuron", neurons, {"long_name": "NEST node id", "cf_role": "timeseries_id"})},
+        attrs={"Conventions": "CF-1.8", "featureType": "timeSeries", **attrs},
+    )
+    return ds
+
+
+def write_atomic(ds: xr.Dataset, path: Path) -> None:
+    """Write ``ds`` to a temporary file in the same folder and rename it to ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        encoding = {"spike_time": {"zlib": True, "complevel": 1, "shuffle": True}} if "spike_time" in ds else {}
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_spikes(path: str | Path) -> xr.Dataset:
+    """Open a spike file written by ``python -m microcircuit.run`` (loaded into memory)."""
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        return ds.load()
+
+
+def spike_times_by_neuron(ds: xr.Dataset) -> list[np.ndarray]:
+    """Split the ragged ``spike_time`` into one array per neuron (in ``neuron`` order)."""
+    bounds = np.concatenate([[0], np.cumsum(ds["spike_count"].values)])
+    times = ds["spike_time"].values
+    return [times[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def config_from_file(ds: xr.Dataset) -> dict:
+    """The resolved configuration stored in a spike file."""
+    return json.loads(ds.attrs["config"])

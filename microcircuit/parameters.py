@@ -1,0 +1,389 @@
+"""Model, stimulus and simulation parameters, and the one function that derives everything else.
+
+The parameter classes are frozen dataclasses holding only what a user chooses
+(units in each field's comment, NEST's native units: ms, mV, pA, pF, spikes/s).
+``derive(config, table)`` turns them and a connectivity table into every number
+the network needs (population sizes, synapse counts, weights, delays, DC, rates).
+It is pure: no NEST, no files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import physics
+from .errors import ConfigError
+
+BACKGROUNDS = ("poisson", "dc")
+V0_CHOICES = ("optimized", "original")
+NEURON_CHOICES = ("nestml", "builtin")
+MAX_PRESIM_MS = 10_000.0  # a warm-up beyond 10 s model time serves no purpose in PD14
+
+
+@dataclass(frozen=True)
+class NeuronParams:
+    """Leaky integrate-and-fire neuron with exponential current (Potjans & Diesmann 2014, Table 5)."""
+
+    C_m: float = 250.0      # membrane capacitance (pF)
+    tau_m: float = 10.0     # membrane time constant (ms)
+    tau_syn: float = 0.5    # synaptic time constant, excitatory and inhibitory (ms)
+    t_ref: float = 2.0      # absolute refractory period (ms)
+    E_L: float = -65.0      # resting potential (mV)
+    V_reset: float = -65.0  # reset potential (mV)
+    V_th: float = -50.0     # threshold (mV)
+
+    def __post_init__(self):
+        for name in ("C_m", "tau_m", "tau_syn"):
+            _require(f"neuron.{name}", getattr(self, name), "> 0", getattr(self, name) > 0)
+        _require("neuron.t_ref", self.t_ref, ">= 0", self.t_ref >= 0)
+        _require("neuron.V_reset", self.V_reset, "< V_th", self.V_reset < self.V_th)
+        if math.isclose(self.tau_m, self.tau_syn):
+            raise ConfigError("neuron.tau_syn must differ from neuron.tau_m (the PSP-to-PSC conversion is singular)")
+
+
+@dataclass(frozen=True)
+class NetworkParams:
+    """The network: scalings, background, initial conditions, synapse distributions."""
+
+    connectivity: str = ""          # path of the connectivity table; "" = connectivity/pd14.nc
+    n_scaling: float = 0.1          # fraction of neurons, in (0, 1]
+    k_scaling: float = 0.1          # fraction of in-degrees, in (0, 1]; weights and DC compensate
+    background: str = "poisson"     # "poisson" (Poisson generators) or "dc" (constant current)
+    v0: str = "optimized"           # initial V_m: "optimized" (per population, from the table) or "original"
+    v0_original_mean: float = -58.0  # mean of the "original" initial V_m (mV)
+    v0_original_sd: float = 10.0     # sd of the "original" initial V_m (mV)
+    weight_rel_sd: float = 0.1      # sd of the weights relative to their mean (1)
+    delay_rel_sd: float = 0.5       # sd of the delays relative to their mean (1)
+    inh_psp_scale: float = 1.0      # factor on every inhibitory PSP (1 = the table; 0.5 halves inhibition)
+    neuron_model: str = "nestml"    # "nestml" (compiled from models/) or "builtin" (NEST's iaf_psc_exp)
+    neuron: NeuronParams = field(default_factory=NeuronParams)
+
+    def __post_init__(self):
+        for name in ("n_scaling", "k_scaling"):
+            v = getattr(self, name)
+            _require(name, v, "in (0, 1]", 0 < v <= 1)
+        _choice("background", self.background, BACKGROUNDS)
+        _choice("v0", self.v0, V0_CHOICES)
+        _choice("neuron_model", self.neuron_model, NEURON_CHOICES)
+        _require("v0_original_sd", self.v0_original_sd, ">= 0", self.v0_original_sd >= 0)
+        _require("weight_rel_sd", self.weight_rel_sd, "in [0, 1]", 0 <= self.weight_rel_sd <= 1)
+        _require("delay_rel_sd", self.delay_rel_sd, "in [0, 2]", 0 <= self.delay_rel_sd <= 2)
+        _require("inh_psp_scale", self.inh_psp_scale, ">= 0", self.inh_psp_scale >= 0)
+        _require("v0_original_mean", self.v0_original_mean, "finite", math.isfinite(self.v0_original_mean))
+
+
+@dataclass(frozen=True)
+class StimulusParams:
+    """Optional stimuli, both off by default (Potjans & Diesmann 2014)."""
+
+    thalamic: bool = False            # thalamic pulse: Poisson spikes of all thalamic neurons
+    thalamic_rate: float = 120.0      # rate of each thalamic neuron during the pulse (spikes/s)
+    thalamic_start: float = 700.0     # pulse start, absolute time (ms)
+    thalamic_duration: float = 10.0   # pulse duration (ms)
+    dc: bool = False                  # transient DC input to every population
+    dc_amplitude_per_input: float = 0.3  # DC per external input (pA); a population gets this x K_ext
+    dc_start: float = 650.0           # DC start, absolute time (ms)
+    dc_duration: float = 100.0        # DC duration (ms)
+
+    def __post_init__(self):
+        _require("thalamic_rate", self.thalamic_rate, ">= 0", self.thalamic_rate >= 0)
+        for name in ("thalamic_start", "dc_start"):
+            _require(name, getattr(self, name), ">= 0", getattr(self, name) >= 0)
+        for name in ("thalamic_duration", "dc_duration"):
+            _require(name, getattr(self, name), "> 0", getattr(self, name) > 0)
+        _require("dc_amplitude_per_input", self.dc_amplitude_per_input, "finite",
+                 math.isfinite(self.dc_amplitude_per_input))
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """How the network is simulated."""
+
+    t_presim: float = 500.0    # warm-up before the analysis window (ms); its spikes are kept
+    t_sim: float = 1000.0      # simulated time after the warm-up (ms)
+    resolution: float = 0.1    # time step (ms)
+    seed: int = 55             # NEST rng_seed
+    threads: int = 2           # threads per process (virtual processes = threads x MPI ranks)
+    record: bool = True        # record spikes of all neurons
+    chunk: float = 100.0       # model time simulated per step of the run loop (ms); results do not depend on it
+
+    def __post_init__(self):
+        _require("t_sim", self.t_sim, "> 0", self.t_sim > 0)
+        _require("t_presim", self.t_presim, f"in [0, {MAX_PRESIM_MS:g}]", 0 <= self.t_presim <= MAX_PRESIM_MS)
+        _require("resolution", self.resolution, "in (0, 1]", 0 < self.resolution <= 1)
+        _require("seed", self.seed, "a whole number in [1, 2**31 - 1]",
+                 isinstance(self.seed, (int, np.integer)) and 1 <= self.seed < 2**31)
+        _require("threads", self.threads, "a whole number >= 1",
+                 isinstance(self.threads, (int, np.integer)) and self.threads >= 1)
+        _require("chunk", self.chunk, "> 0", self.chunk > 0)
+        for name in ("t_sim", "t_presim", "chunk"):
+            steps = getattr(self, name) / self.resolution
+            if not math.isclose(steps, round(steps), abs_tol=1e-9):
+                raise ConfigError(f"{name} = {getattr(self, name)} ms must be a multiple of the resolution "
+                                  f"({self.resolution} ms)")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that determines a run."""
+
+    network: NetworkParams = field(default_factory=NetworkParams)
+    stimulus: StimulusParams = field(default_factory=StimulusParams)
+    simulation: SimulationParams = field(default_factory=SimulationParams)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        """Build a Config from nested dicts (as in a TOML file or ``to_dict``); unknown keys are errors."""
+        return _from_dict(cls, data, "")
+
+    def replace(self, **sections) -> "Config":
+        return dataclasses.replace(self, **sections)
+
+
+def _from_dict(cls, data, prefix):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'configuration'} must be a table of options")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown option {prefix}{unknown[0]}; allowed in [{prefix.rstrip('.') or 'top level'}]: "
+                          f"{', '.join(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        sub = _SECTIONS.get((cls, name))
+        if sub is not None:
+            kwargs[name] = _from_dict(sub, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, known[name], f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value, f, label):
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ConfigError(f"{label} must be a whole number, got {value!r}")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise ConfigError(f"{label} must be a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{label} must be a string, got {value!r}")
+        return value
+    return value
+
+
+_SECTIONS = {
+    (Config, "network"): NetworkParams,
+    (Config, "stimulus"): StimulusParams,
+    (Config, "simulation"): SimulationParams,
+    (NetworkParams, "neuron"): NeuronParams,
+}
+
+
+def _require(name, value, allowed, ok):
+    if not ok:
+        raise ConfigError(f"{name} = {value!r} is not allowed; must be {allowed}")
+
+
+def _choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(f"{name} = {value!r} is not allowed; choose one of {', '.join(choices)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# derived quantities
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Every number the network needs, derived from a Config and a connectivity table.
+
+    Arrays over populations follow the table's population order; matrices are [target, source].
+    """
+
+    populations: tuple[str, ...]
+    types: tuple[str, ...]                # "E" / "I"
+    sizes_full: np.ndarray                # neurons at full scale
+    sizes: np.ndarray                     # neurons in this network (round half to even)
+    synapses: np.ndarray                  # [t, s] number of synapses (fixed total number)
+    indegree_full: np.ndarray             # [t, s] mean in-degree at full scale
+    psc_over_psp: float                   # pA per mV of PSP peak
+    weight: np.ndarray                    # [t, s] mean PSC amplitude (pA), K-scaling compensated
+    weight_sd: np.ndarray                 # [t, s] (pA)
+    delay: np.ndarray                     # [t, s] mean delay (ms)
+    delay_sd: np.ndarray                  # [t, s] (ms)
+    k_ext: np.ndarray                     # external in-degree in this network
+    poisson_rate: np.ndarray              # rate of the Poisson background per neuron (spikes/s); 0 in DC mode
+    weight_ext: float                     # PSC of a background input (pA)
+    delay_ext: float                      # (ms)
+    i_e: np.ndarray                       # constant current per population (pA): DC background and/or compensation
+    i_dc_full: np.ndarray                 # DC equivalent of the full background (pA)
+    mu_recurrent_full: np.ndarray         # mean recurrent input at full scale (pA)
+    v0_mean: np.ndarray                   # (mV)
+    v0_sd: np.ndarray                     # (mV)
+    thalamus_size: int
+    thalamic_synapses: np.ndarray         # number of thalamic synapses per target population
+    weight_thalamic: float                # (pA)
+    weight_thalamic_sd: float             # (pA)
+    delay_thalamic: float                 # (ms)
+    delay_thalamic_sd: float              # (ms)
+    dc_amplitude: np.ndarray              # transient DC per population (pA)
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.sizes.sum())
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.synapses.sum())
+
+    def as_dataset(self) -> xr.Dataset:
+        """The derived per-population and per-pathway quantities as a labelled Dataset."""
+        pop = ("population",)
+        pair = ("target", "source")
+        p = list(self.populations)
+        return xr.Dataset(
+            {
+                "size": (pop, self.sizes),
+                "synapses": (pair, self.synapses),
+                "weight": (pair, self.weight, {"units": "pA"}),
+                "delay": (pair, self.delay, {"units": "ms"}),
+                "k_ext": (pop, self.k_ext),
+                "poisson_rate": (pop, self.poisson_rate, {"units": "spikes/s"}),
+                "I_e": (pop, self.i_e, {"units": "pA"}),
+                "thalamic_synapses": (pop, self.thalamic_synapses),
+            },
+            coords={"population": p, "target": p, "source": p},
+        )
+
+
+def derive(config: Config, table: xr.Dataset) -> Derived:
+    """Derive every network quantity from the parameters and a (checked) connectivity table.
+
+    Follows Potjans & Diesmann (2014) and the PD14 reference implementation's scaling rules:
+    sizes ``round(N * n_scaling)``; synapse numbers ``round(Q_full * n_scaling * k_scaling)``;
+    weights ``/ sqrt(k_scaling)`` with a DC that restores the mean input; external
+    in-degrees ``round(K_ext * k_scaling)``. Thalamic synapse numbers scale like the
+    recurrent ones (``n_scaling * k_scaling``, so the thalamic in-degree per neuron is
+    ``K_th * k_scaling``), unlike the reference code, which omits ``n_scaling`` there.
+    """
+    net, stim, sim = config.network, config.stimulus, config.simulation
+    nrn = net.neuron
+    pops = tuple(str(p) for p in table["population"].values)
+    types = tuple(str(t) for t in table["population_type"].values)
+    is_inh = np.array([t == "I" for t in types])
+    f_n, f_k = net.n_scaling, net.k_scaling
+    sqrt_fk = math.sqrt(f_k)
+
+    sizes_full = np.asarray(table["population_size"].values, dtype=np.int64)
+    sizes = np.round(sizes_full * f_n).astype(np.int64)  # numpy rounds half to even
+    if np.any(sizes < 1):
+        small = [p for p, s in zip(pops, sizes) if s < 1]
+        raise ConfigError(f"n_scaling = {f_n} leaves population {small[0]} without neurons; "
+                          f"increase n_scaling (allowed: (0, 1])")
+
+    conn = np.asarray(table["connection_probability"].values, dtype=float)
+    q_full = physics.synapse_numbers(conn, sizes_full, sizes_full)
+    synapses = np.round(q_full * f_n * f_k).astype(np.int64)
+    indegree_full = q_full / sizes_full[:, np.newaxis]
+
+    k_unit = physics.psc_over_psp(nrn.tau_m, nrn.tau_syn, nrn.C_m)
+    psp = np.asarray(table["psp_mean"].values, dtype=float).copy()
+    psp[:, is_inh] *= net.inh_psp_scale
+    weight_full = psp * k_unit
+    weight = weight_full / sqrt_fk
+    weight_sd = np.abs(weight) * net.weight_rel_sd
+    delay = np.asarray(table["delay_mean"].values, dtype=float)
+    delay_sd = delay * net.delay_rel_sd
+
+    k_ext_full = np.asarray(table["k_ext"].values, dtype=float)
+    k_ext = np.round(k_ext_full * f_k).astype(np.int64)
+    bg_rate = float(table["bg_rate"])
+    weight_ext_full = float(table["psp_ext"]) * k_unit
+    weight_ext = weight_ext_full / sqrt_fk
+    rates_full = np.asarray(table["full_mean_rate"].values, dtype=float)
+
+    mu_rec = physics.mean_input_current(nrn.tau_syn, indegree_full, weight_full, rates_full)
+    i_dc_full = physics.mean_input_current(nrn.tau_syn, k_ext_full, weight_ext_full, bg_rate)
+    if net.background == "dc":
+        i_e = i_dc_full + (1.0 - sqrt_fk) * mu_rec
+        poisson_rate = np.zeros(len(pops))
+    else:
+        i_e = (1.0 - sqrt_fk) * (mu_rec + i_dc_full)
+        poisson_rate = bg_rate * k_ext
+
+    if net.v0 == "optimized":
+        v0_mean = np.asarray(table["v0_mean"].values, dtype=float)
+        v0_sd = np.asarray(table["v0_sd"].values, dtype=float)
+    else:
+        v0_mean = np.full(len(pops), net.v0_original_mean)
+        v0_sd = np.full(len(pops), net.v0_original_sd)
+
+    th_size = int(table["thalamus_size"])
+    th_prob = np.asarray(table["thalamic_probability"].values, dtype=float)
+    q_th_full = physics.synapse_numbers(th_prob[:, np.newaxis], sizes_full, [th_size])[:, 0]
+    thalamic_synapses = np.round(q_th_full * f_n * f_k).astype(np.int64)
+    weight_th = float(table["psp_thalamic"]) * k_unit / sqrt_fk
+    delay_th = float(table["delay_thalamic"])
+
+    return Derived(
+        populations=pops,
+        types=types,
+        sizes_full=sizes_full,
+        sizes=sizes,
+        synapses=synapses,
+        indegree_full=indegree_full,
+        psc_over_psp=k_unit,
+        weight=weight,
+        weight_sd=weight_sd,
+        delay=delay,
+        delay_sd=delay_sd,
+        k_ext=k_ext,
+        poisson_rate=poisson_rate,
+        weight_ext=weight_ext,
+        delay_ext=float(table["delay_ext"]),
+        i_e=i_e,
+        i_dc_full=i_dc_full,
+        mu_recurrent_full=mu_rec,
+        v0_mean=v0_mean,
+        v0_sd=v0_sd,
+        thalamus_size=th_size,
+        thalamic_synapses=thalamic_synapses,
+        weight_thalamic=weight_th,
+        weight_thalamic_sd=weight_th * net.weight_rel_sd,
+        delay_thalamic=delay_th,
+        delay_thalamic_sd=delay_th * net.delay_rel_sd,
+        dc_amplitude=stim.dc_amplitude_per_input * k_ext_full,
+    )
+
+
+def rheobase(neuron: NeuronParams) -> float:
+    """Constant current (pA) that brings V_m exactly to threshold: C_m (V_th - E_L) / tau_m."""
+    return neuron.C_m * (neuron.V_th - neuron.E_L) / neuron.tau_m
+
+
+def subthreshold_populations(config: Config, derived: Derived) -> list[str]:
+    """Populations whose constant input alone stays below rheobase in DC mode with K-scaling < 1.
+
+    Such populations fire only through recurrent excitation and the initial V_m spread
+    (MODEL_FACTS pitfall P1); the reference implementation warns about them.
+    """
+    if config.network.background != "dc" or config.network.k_scaling == 1:
+        return []
+    i_rh = rheobase(config.network.neuron)
+    return [p for p, i in zip(derived.populations, derived.i_e) if i < i_rh]

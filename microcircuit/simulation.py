@@ -1,0 +1,231 @@
+"""One run of the microcircuit: derive, build, simulate, write the spike file.
+
+This is the function the command line, the benchmark and the tests call.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import analysis, network
+from .connectivity import DEFAULT_TABLE, check_table, load_table
+from .errors import ConfigError
+from .output import SPIKES_FILE, STATUS_COMPLETE, SpikeWriter, load_spikes
+from .parameters import Config, Derived, derive, subthreshold_populations
+
+log = logging.getLogger("microcircuit")
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    config: Config
+    derived: Derived
+    spikes_path: Path | None
+    t_reached: float
+    status: str
+    timings: dict[str, float] = field(default_factory=dict)
+    kernel: dict = field(default_factory=dict)
+    mean_rates: xr.DataArray | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.status == STATUS_COMPLETE
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("microcircuit")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _nestml_version(config: Config) -> str:
+    if config.network.neuron_model != "nestml":
+        return "not used"
+    manifest = network.build_dir() / "manifest.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text()).get("nestml_version", "unknown")
+    return "unknown"
+
+
+def table_for(config: Config) -> xr.Dataset:
+    """The connectivity table a config names (the PD14 table by default)."""
+    return load_table(config.network.connectivity or DEFAULT_TABLE)
+
+
+def table_to_json(table: xr.Dataset) -> str:
+    return json.dumps(table.to_dict(data="list"), sort_keys=True)
+
+
+def table_from_json(text: str) -> xr.Dataset:
+    return check_table(xr.Dataset.from_dict(json.loads(text)), name="connectivity table stored in the spike file")
+
+
+class StopRequest:
+    """Turns SIGINT/SIGTERM into a flag that the run loop checks after every chunk."""
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self._saved = {}
+
+    def __call__(self) -> bool:
+        return self.signal_name is not None
+
+    def _handler(self, signum, frame):
+        if self.signal_name is not None:  # second signal: give up immediately
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+        log.warning("%s received: stopping after the current chunk and writing what was simulated",
+                    self.signal_name)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def run(config: Config, output_dir: str | Path | None = "output", overwrite: bool = False,
+        table: xr.Dataset | None = None, progress=None) -> RunResult:
+    """Build and simulate the network of ``config``; write ``output_dir/spikes.nc`` when recording.
+
+    Parameters
+    ----------
+    config : Config
+        All parameters of the run.
+    output_dir : path or None
+        Folder for ``spikes.nc``; None (or ``config.simulation.record = False``) writes nothing.
+    overwrite : bool
+        Replace an existing ``spikes.nc``. Without it an existing file is an error,
+        raised before anything is built.
+    table : xarray.Dataset, optional
+        A checked connectivity table; by default the one ``config.network.connectivity`` names.
+    progress : callable, optional
+        ``progress(t_reached_ms, t_total_ms)``, called after every simulated chunk.
+
+    Returns
+    -------
+    RunResult
+    """
+    sim = config.simulation
+    table = table_for(config) if table is None else table
+    derived = derive(config, table)
+    record = sim.record and output_dir is not None
+    out_path = None
+    if record:
+        out_dir = Path(output_dir)
+        out_path = out_dir / SPIKES_FILE
+        if out_path.exists() and not overwrite:
+            raise ConfigError(f"{out_path} exists; choose another --output or pass --overwrite")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"--output {out_dir} is not a folder")
+    for pop in subthreshold_populations(config, derived):
+        log.warning("population %s gets less than rheobase from its DC input with k_scaling = %g: it fires only "
+                    "through recurrent input (use --background poisson or a k_scaling closer to 1)",
+                    pop, config.network.k_scaling)
+
+    log.info("building %d neurons and %d synapses (%s neuron, %s background, n_scaling %g, k_scaling %g)",
+             derived.n_neurons, derived.n_synapses, config.network.neuron_model, config.network.background,
+             config.network.n_scaling, config.network.k_scaling)
+    net = network.build(config, derived)
+    kernel = network.kernel_info()
+    log.info("network built in %.1f s", net.timings["setup"] + net.timings["create"] + net.timings["connect"])
+
+    t_total = sim.t_presim + sim.t_sim
+    writer = None
+    if record:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        ids = np.concatenate([np.asarray(p.tolist(), dtype=np.int64) for p in net.populations])
+        pops = np.repeat(np.array(derived.populations), derived.sizes)
+        writer = SpikeWriter(out_path, ids, pops, _attributes(config, derived, kernel, table))
+
+    reached = [0.0]  # model time whose spikes are on disk
+
+    def on_chunk(t, senders, times):
+        if writer is not None:
+            writer.append(senders, times)
+        reached[0] = t
+        if progress is not None:
+            progress(t, t_total)
+
+    status = STATUS_COMPLETE
+    with StopRequest() as stop:
+        try:
+            t_reached = network.run(net, config, on_chunk, stop)
+        except BaseException as exc:
+            if writer is not None:
+                _finish_partial(writer, reached[0], f"incomplete: run ended by {type(exc).__name__} "
+                                                    f"at t = {reached[0]:g} ms")
+            raise
+        if stop():
+            status = f"incomplete: interrupted by {stop.signal_name} at t = {t_reached:g} ms"
+
+    result = RunResult(config=config, derived=derived, spikes_path=None, t_reached=t_reached, status=status,
+                       timings=dict(net.timings), kernel=kernel)
+    if writer is not None:
+        writer.finish(t_reached, status, {"wall_time_s": json.dumps(
+            {k: round(v, 3) for k, v in net.timings.items()})})
+        result.spikes_path = out_path
+        ds = load_spikes(out_path)
+        t_start = sim.t_presim
+        t_stop = min(t_total, t_reached)
+        if t_stop > t_start:
+            result.mean_rates = analysis.population_mean_rates(ds, t_start, t_stop)
+    return result
+
+
+def _finish_partial(writer: SpikeWriter, t_reached: float, status: str) -> None:
+    try:
+        writer.finish(t_reached, status)
+    except Exception:  # never hide the original error
+        log.exception("could not write the partial spike file")
+
+
+def _attributes(config: Config, derived: Derived, kernel: dict, table: xr.Dataset) -> dict:
+    sim, net = config.simulation, config.network
+    table_json = table_to_json(table)
+    return {
+        "title": "Spikes of the Potjans & Diesmann (2014) cortical microcircuit",
+        "source": f"microcircuit {package_version()} (python -m microcircuit.run)",
+        "t_start": float(sim.t_presim),
+        "t_stop": float(sim.t_presim + sim.t_sim),
+        "t_start_comment": "analysis window [t_start, t_stop] in ms: end of the warm-up to end of the run",
+        "seed": int(sim.seed),
+        "n_scaling": float(net.n_scaling),
+        "k_scaling": float(net.k_scaling),
+        "background": net.background,
+        "neuron_model": net.neuron_model,
+        "nest_neuron_model": network.NESTML_MODEL if net.neuron_model == "nestml" else network.BUILTIN_MODEL,
+        "virtual_processes": int(kernel["virtual_processes"]),
+        "mpi_processes": int(kernel["mpi_processes"]),
+        "threads": int(sim.threads),
+        "resolution": float(sim.resolution),
+        "populations": ",".join(derived.populations),
+        "num_synapses": int(derived.n_synapses),
+        "num_connections_nest": int(kernel["num_connections"]),
+        "microcircuit_version": package_version(),
+        "nest_version": kernel["nest_version"],
+        "nestml_version": _nestml_version(config),
+        "config": json.dumps(config.to_dict(), sort_keys=True),
+        "connectivity_table": table_json,
+        "connectivity_sha256": hashlib.sha256(table_json.encode()).hexdigest(),
+        "date_created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
