@@ -66,7 +66,10 @@ def synapse_numbers(conn_prob: ArrayLike, n_target: ArrayLike, n_source: ArrayLi
     """
     c = np.asarray(conn_prob, dtype=float)
     pairs = np.outer(np.asarray(n_target, dtype=float), np.asarray(n_source, dtype=float))
-    q = np.log1p(-c) / np.log1p(-1.0 / pairs)
+    # Evaluated as ln(1 - C) / ln((N_t N_s - 1) / (N_t N_s)), the form of the reference
+    # implementation: rounding Q to whole synapses then gives exactly its counts
+    # (log1p would differ in the last bits and flip a few roundings).
+    q = np.log(1.0 - c) / np.log((pairs - 1.0) / pairs)
     return np.abs(q)  # C = 0 gives -0.0
 
 
