@@ -64,8 +64,10 @@ POPULATION_TYPES = ("E", "I")
 def load_table(path: str | Path = DEFAULT_TABLE) -> xr.Dataset:
     """Read a connectivity table and check it; raise ConfigError with a one-line message if it is bad."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"connectivity table {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"connectivity table {path} is not a file")
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             table = ds.load()
@@ -92,7 +94,7 @@ def check_table(table: xr.Dataset, name: str = "connectivity table") -> xr.Datas
     ptype = table["population_type"]
     if ptype.dims != POP:
         raise ConfigError(f"{name}: 'population_type' has dims {ptype.dims}, expected ('population',)")
-    bad = [f"{p}={t!r}" for p, t in zip(names, ptype.values) if str(t) not in POPULATION_TYPES]
+    bad = [f"{p}={str(t)!r}" for p, t in zip(names, ptype.values) if str(t) not in POPULATION_TYPES]
     if bad:
         raise ConfigError(f"{name}: unknown population_type {', '.join(bad)}; allowed: 'E' or 'I'")
 
@@ -109,7 +111,7 @@ def check_table(table: xr.Dataset, name: str = "connectivity table") -> xr.Datas
         if not np.all(ok):
             where = np.argwhere(~ok)[0] if values.ndim else ()
             label = _label(var, dims, where, names)
-            raise ConfigError(f"{name}: {label} = {values[tuple(where)]!r} is outside the allowed range {allowed}")
+            raise ConfigError(f"{name}: {label} = {_fmt(values[tuple(where)])} is outside the allowed range {allowed}")
 
     # synaptic sign follows the source population's type
     psp = np.asarray(table["psp_mean"].values, dtype=float)
@@ -120,6 +122,13 @@ def check_table(table: xr.Dataset, name: str = "connectivity table") -> xr.Datas
         kind = "excitatory (>= 0)" if is_exc[s] else "inhibitory (<= 0)"
         raise ConfigError(f"{name}: psp_mean[{names[t]}, {names[s]}] = {psp[t, s]} mV has the wrong sign for an {kind} source")
     return table
+
+
+def _fmt(value) -> str:
+    value = float(value)
+    if np.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(value)
 
 
 def _label(var, dims, where, names):

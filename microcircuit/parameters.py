@@ -310,6 +310,15 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
     weight_sd = np.abs(weight) * net.weight_rel_sd
     delay = np.asarray(table["delay_mean"].values, dtype=float)
     delay_sd = delay * net.delay_rel_sd
+    h = sim.resolution
+    too_short = (delay < h / 2) & (synapses > 0)
+    if too_short.any():
+        t, s = np.argwhere(too_short)[0]
+        raise ConfigError(f"delay_mean[{pops[t]}, {pops[s]}] = {delay[t, s]} ms is shorter than half the resolution "
+                          f"({h} ms); NEST needs delays >= one time step")
+    for name in ("delay_ext", "delay_thalamic"):
+        if float(table[name]) < h / 2:
+            raise ConfigError(f"{name} = {float(table[name])} ms is shorter than half the resolution ({h} ms)")
 
     k_ext_full = np.asarray(table["k_ext"].values, dtype=float)
     k_ext = np.round(k_ext_full * f_k).astype(np.int64)

@@ -1,0 +1,84 @@
+"""Memory: estimate a network's peak need before building it, and measure what a run used.
+
+The estimate is linear in the number of synapses and neurons, with coefficients fitted to
+peak resident memory measured on runs of the PD14 network with NEST 3.10 (the calibration
+points are in ``CALIBRATION``; ``python -m microcircuit.benchmark`` reports the same
+measurement for any run). Synapses dominate: NEST stores each static synapse with its
+weight, delay and target (about 16 bytes in the connection table); during construction it
+also holds the connection's source in a table until ``Prepare`` builds the presynaptic
+infrastructure, which sets the peak.
+"""
+from __future__ import annotations
+
+import os
+import resource
+
+import numpy as np
+
+# Measured peak RSS (MB) of `python -m microcircuit.run` runs without recording (2 threads,
+# NESTML neuron, Poisson background; construction sets the peak), on the development machine.
+# columns: scale (n = k), synapses, neurons, peak RSS (MB)
+CALIBRATION = np.array([
+    (0.05, 747_205, 3_858, 228.8),
+    (0.1, 2_988_807, 7_717, 338.7),
+    (0.2, 11_955_239, 15_435, 731.6),
+    (0.3, 26_899_282, 23_150, 1352.1),
+])
+# Relative error the estimate is held to (tests/integration/test_reliability.py checks scale 0.1).
+RELATIVE_ERROR = 0.15
+
+
+def _fit():
+    x = np.column_stack([np.ones(len(CALIBRATION)), CALIBRATION[:, 1], CALIBRATION[:, 2]])
+    coef, *_ = np.linalg.lstsq(x, CALIBRATION[:, 3], rcond=None)
+    return coef
+
+
+_COEF = _fit()
+
+
+# Writing the spike file sorts all spikes of the run at once: sender and time arrays, the sort
+# order and the sorted copies, about 40 bytes per spike.
+BYTES_PER_RECORDED_SPIKE = 40
+# Connecting a neuron to the spike recorder costs NEST 3.10 about 31.4 kB (its per-neuron
+# connector to devices), measured with 3 858, 7 717, 15 434 and 30 868 recorded neurons on
+# 2 threads: +121, +242, +485 and +968 MB against the same network without recorder.
+BYTES_PER_RECORDED_NEURON = 31.4e3
+
+
+def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
+                     expected_spikes: float = 0.0) -> float:
+    """Estimated peak resident memory (MB) of a run with this many synapses, neurons and recorded spikes."""
+    a, per_synapse, per_neuron = _COEF
+    return float(a + per_synapse * n_synapses + per_neuron * n_neurons
+                 + (BYTES_PER_RECORDED_NEURON * recorded_neurons
+                    + BYTES_PER_RECORDED_SPIKE * expected_spikes) / 2**20)
+
+
+def estimate_run_mb(config, derived, table) -> float:
+    """Estimated peak memory (MB) of running ``config``; spikes from the table's full-scale rates."""
+    sim = config.simulation
+    spikes = 0.0
+    recorded = 0
+    if sim.record:
+        recorded = derived.n_neurons
+        rates = np.asarray(table["full_mean_rate"].values, dtype=float)
+        spikes = float(np.sum(derived.sizes * rates)) * (sim.t_presim + sim.t_sim) / 1000.0
+    return estimate_peak_mb(derived.n_synapses, derived.n_neurons, recorded, spikes)
+
+
+def available_mb() -> float:
+    """Memory available to a new process (MB): MemAvailable from /proc/meminfo, else physical memory."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -1,0 +1,234 @@
+"""Bad input: one clear line naming the problem and the allowed range, exit status 2, nothing written.
+
+These run the command in-process (``microcircuit.run.main``); every case stops before NEST builds
+anything, so none of them simulates.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import importlib
+
+run_cmd = importlib.import_module("microcircuit.run")
+from microcircuit.connectivity import VARIABLES, check_table, load_table
+from microcircuit.errors import ConfigError
+
+from ..tables import small_table
+
+
+def invoke(argv, capsys):
+    """Run the command; return (exit status, stderr lines)."""
+    try:
+        code = run_cmd.main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    for fragment in fragments:
+        assert fragment in err[0], (fragment, err[0])
+
+
+OPTION_CASES = [
+    (["--scale", "0"], ["n_scaling = 0.0", "(0, 1]"]),
+    (["--scale", "1.5"], ["n_scaling = 1.5", "(0, 1]"]),
+    (["--k-scale", "-0.2"], ["k_scaling = -0.2", "(0, 1]"]),
+    (["--scale", "0.1", "--n-scale", "0.2"], ["--scale sets both scalings"]),
+    (["--t-sim", "0"], ["t_sim = 0.0", "> 0"]),
+    (["--t-sim", "-100"], ["t_sim = -100.0"]),
+    (["--t-sim", "100.05"], ["t_sim = 100.05 ms must be a multiple of the resolution"]),
+    (["--t-presim", "-1"], ["t_presim = -1.0", "[0, 10000]"]),
+    (["--t-presim", "20000"], ["t_presim = 20000.0", "[0, 10000]"]),
+    (["--threads", "0"], ["threads = 0", ">= 1"]),
+    (["--seed", "0"], ["seed = 0", "[1, 2**31 - 1]"]),
+    (["--resolution", "0"], ["resolution = 0.0", "(0, 1]"]),
+    (["--background", "noise"], ["argument --background: invalid choice: 'noise'", "poisson"]),
+    (["--neuron", "hh"], ["argument --neuron: invalid choice: 'hh'", "nestml"]),
+    (["--v0", "random"], ["argument --v0: invalid choice: 'random'"]),
+    (["--threads", "two"], ["argument --threads: invalid int value: 'two'"]),
+    (["--inh-psp-scale", "-1"], ["inh_psp_scale = -1.0", ">= 0"]),
+    (["--connectivity", "/nonexistent/table.nc"], ["/nonexistent/table.nc does not exist"]),
+    (["--config", "/nonexistent/run.toml"], ["--config /nonexistent/run.toml does not exist"]),
+    (["--from", "/nonexistent/spikes.nc"], ["--from /nonexistent/spikes.nc does not exist"]),
+    (["--recover"], ["--recover: no unfinished run data"]),
+]
+
+
+@pytest.mark.parametrize("args, fragments", OPTION_CASES, ids=[" ".join(a) for a, _ in OPTION_CASES])
+def test_bad_option(tmp_path, capsys, args, fragments):
+    out = tmp_path / "out"
+    code, err = invoke(args + ["--output", str(out)], capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[simulation\nt_sim = 1", "is not valid TOML"),
+    ("[simulation]\nt_simm = 100.0\n", "unknown option simulation.t_simm"),
+    ("[network]\nn_scaling = 'big'\n", "network.n_scaling must be a number"),
+    ("[simulation]\nseed = 1.5\n", "simulation.seed must be a whole number"),
+    ("[network]\nbackground = 'noise'\n", "background = 'noise' is not allowed; choose one of poisson, dc"),
+    ("[nonsense]\nx = 1\n", "unknown option nonsense"),
+])
+def test_bad_config_file(tmp_path, capsys, text, fragment):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text)
+    out = tmp_path / "out"
+    code, err = invoke(["--config", str(cfg), "--output", str(out)], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not out.exists()
+
+
+def test_existing_output_is_kept(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    spikes = out / "spikes.nc"
+    spikes.write_bytes(b"previous results")
+    code, err = invoke(["--output", str(out)], capsys)
+    assert_one_line_error(code, err, "exists; choose another --output or pass --overwrite")
+    assert spikes.read_bytes() == b"previous results"
+    assert sorted(p.name for p in out.iterdir()) == ["spikes.nc"]
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    try:
+        run_cmd.main(["--scale", "0", "--debug", "--output", str(tmp_path / "o")])
+    except SystemExit:
+        pass
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().endswith("must be in (0, 1]")
+
+
+def test_memory_check_refuses_oversized_networks(tmp_path, capsys, monkeypatch):
+    from microcircuit import resources
+
+    monkeypatch.setattr(resources, "available_mb", lambda: 100.0)
+    code, err = invoke(["--output", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "needs about", "GB are available", "--skip-memory-check")
+    assert not (tmp_path / "o").exists()
+
+
+# ---- connectivity tables -----------------------------------------------------------------
+
+def _broken(edit):
+    t = small_table(3).copy(deep=True)
+    return edit(t)
+
+
+def _set(var, index, value):
+    def edit(t):
+        values = t[var].values.astype(float if not isinstance(value, str) else object).copy()
+        values[index] = value
+        return t.assign({var: (t[var].dims, values)})
+    return edit
+
+
+TABLE_CASES = {
+    "missing variable": (lambda t: t.drop_vars("k_ext"), "missing variable 'k_ext'"),
+    "misnamed variable": (lambda t: t.rename({"psp_mean": "psp"}), "missing variable 'psp_mean'"),
+    "wrong dims": (lambda t: t.assign(k_ext=(("target",), t["k_ext"].values)), "'k_ext' has dims ('target',)"),
+    "wrong shape": (lambda t: t.isel(source=[0, 1]), "coordinate 'source' must list the populations"),
+    "probability > 1": (_set("connection_probability", (0, 1), 1.2),
+                        "connection_probability[P0, P1] = 1.2 is outside the allowed range [0.0, 1.0)"),
+    "probability < 0": (_set("connection_probability", (2, 0), -0.1), "connection_probability[P2, P0] = -0.1"),
+    "probability NaN": (_set("connection_probability", (1, 1), np.nan), "connection_probability[P1, P1] = nan"),
+    "psp inf": (_set("psp_mean", (0, 0), np.inf), "psp_mean[P0, P0] = inf"),
+    "size zero": (_set("population_size", 1, 0), "population_size[P1] = 0 is outside the allowed range "
+                                                 "whole numbers in [1, inf]"),
+    "size not whole": (_set("population_size", 0, 10.5), "population_size[P0] = 10.5"),
+    "negative in-degree": (_set("k_ext", 2, -5), "k_ext[P2] = -5 is"),
+    "negative delay": (_set("delay_mean", (0, 2), -1.0), "delay_mean[P0, P2] = -1 is"),
+    "zero delay": (_set("delay_mean", (0, 2), 0.0), "delay_mean[P0, P2] = 0 is outside the allowed range (0.0, inf)"),
+    "unknown type": (_set("population_type", 1, "X"), "unknown population_type P1='X'; allowed: 'E' or 'I'"),
+    "wrong sign": (_set("psp_mean", (0, 1), 0.5), "psp_mean[P0, P1] = 0.5 mV has the wrong sign for an inhibitory"),
+    "duplicate names": (lambda t: t.assign_coords(population=["A", "A", "B"], target=["A", "A", "B"],
+                                                  source=["A", "A", "B"]), "population names must be unique"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TABLE_CASES))
+def test_bad_table(tmp_path, capsys, case):
+    edit, fragment = TABLE_CASES[case]
+    path = tmp_path / "table.nc"
+    _broken(edit).to_netcdf(path)
+    out = tmp_path / "out"
+    code, err = invoke(["--connectivity", str(path), "--output", str(out)], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not out.exists()
+
+
+def test_table_that_is_not_netcdf(tmp_path, capsys):
+    path = tmp_path / "table.nc"
+    path.write_text("population,size\nL23E,20683\n")
+    code, err = invoke(["--connectivity", str(path), "--output", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "is not a readable NetCDF file")
+
+
+def test_delay_below_resolution(tmp_path, capsys):
+    path = tmp_path / "table.nc"
+    _broken(_set("delay_mean", (1, 1), 0.01)).to_netcdf(path)
+    code, err = invoke(["--connectivity", str(path), "--output", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "delay_mean[P1, P1] = 0.01 ms is shorter than half the resolution")
+
+
+# ---- property-based: random corruptions of a valid table ---------------------------------
+
+BAD_VALUES = {
+    # values outside each variable's allowed range
+    "population_size": [0, -3, 2.5, np.nan],
+    "connection_probability": [-0.01, 1.0, 7.0, np.nan, np.inf],
+    "psp_mean": [np.nan, np.inf, -np.inf],
+    "delay_mean": [0.0, -0.5, np.nan, np.inf],
+    "k_ext": [-1, 0.5, np.nan],
+    "thalamic_probability": [-0.5, 1.0, np.nan],
+    "v0_mean": [np.nan, np.inf],
+    "v0_sd": [-1.0, np.nan],
+    "full_mean_rate": [-2.0, np.inf],
+    "bg_rate": [-8.0, np.nan],
+    "psp_ext": [-0.15, np.nan],
+    "delay_ext": [0.0, -1.5],
+    "thalamus_size": [0, 1.5],
+    "psp_thalamic": [-0.1],
+    "delay_thalamic": [0.0],
+}
+assert set(BAD_VALUES) == set(VARIABLES)  # every checked variable is exercised
+
+
+@st.composite
+def corrupted_tables(draw):
+    n = draw(st.integers(1, 5))
+    table = small_table(n, seed=draw(st.integers(0, 1000)))
+    var = draw(st.sampled_from(sorted(BAD_VALUES)))
+    value = draw(st.sampled_from(BAD_VALUES[var]))
+    da = table[var]
+    index = tuple(draw(st.integers(0, s - 1)) for s in da.shape)
+    values = da.values.astype(float).copy()
+    values[index] = value
+    return table.assign({var: (da.dims, values)}), var
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corrupted_tables())
+def test_any_single_bad_value_is_named(case):
+    table, var = case
+    with pytest.raises(ConfigError, match=rf"{var}(\[[^\]]*\])? = .* is outside the allowed range"):
+        check_table(table)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 10_000))
+def test_valid_tables_pass(n, seed):
+    assert check_table(small_table(n, seed=seed)) is not None
+
+
+def test_committed_table_passes():
+    assert isinstance(load_table(), xr.Dataset)
