@@ -33,7 +33,13 @@ def partial_path(path: Path) -> Path:
 
 
 class SpikeWriter:
-    """Streams spikes to disk during a run and writes the final ragged-array file."""
+    """Streams spikes to disk during a run and writes the final ragged-array file.
+
+    The partial file holds everything needed to write the final file: the neuron ids,
+    their populations, the attributes, the spikes so far and the model time they cover
+    (``t_reached``, updated after every chunk). If the process dies without a chance to
+    finish (SIGKILL, power loss), ``recover(path)`` turns it into ``spikes.nc``.
+    """
 
     def __init__(self, path: str | Path, neurons: np.ndarray, populations: np.ndarray, attrs: dict):
         self.path = Path(path)
@@ -43,39 +49,68 @@ class SpikeWriter:
         self.populations = np.asarray(populations).astype(str)
         self.attrs = dict(attrs)
         self._partial = partial_path(self.path)
-        self._ds = netCDF4.Dataset(self._partial, "w", format="NETCDF4")
-        self._ds.createDimension("event", None)
-        self._sender = self._ds.createVariable("sender", "i8", ("event",), chunksizes=(1 << 16,))
-        self._time = self._ds.createVariable("time", "f8", ("event",), chunksizes=(1 << 16,))
-        self._ds.setncattr("note", "partial spike data of a running microcircuit simulation")
+        ds = netCDF4.Dataset(self._partial, "w", format="NETCDF4")
+        ds.createDimension("neuron", self.neurons.size)
+        ds.createVariable("neuron", "i8", ("neuron",))[:] = self.neurons
+        pop = ds.createVariable("population", str, ("neuron",))
+        pop[:] = self.populations.astype(object)
+        ds.createDimension("event", None)
+        self._sender = ds.createVariable("sender", "i8", ("event",), chunksizes=(1 << 16,))
+        self._time = ds.createVariable("time", "f8", ("event",), chunksizes=(1 << 16,))
+        ds.setncattr("partial_note", "unfinished spike data of a microcircuit run; "
+                                     "python -m microcircuit.run --recover DIR writes spikes.nc from it")
+        ds.setncattr("attrs_json", json.dumps(self.attrs))
+        ds.setncattr("t_reached", 0.0)
+        self._ds = ds
         self._n = 0
 
-    def append(self, senders: np.ndarray, times: np.ndarray) -> None:
+    def append(self, senders: np.ndarray, times: np.ndarray, t_reached: float) -> None:
+        """Add the spikes of one chunk; ``t_reached`` is the model time simulated so far (ms)."""
         k = len(senders)
         if k:
             self._sender[self._n:self._n + k] = np.asarray(senders, dtype=np.int64)
             self._time[self._n:self._n + k] = np.asarray(times, dtype=np.float64)
             self._n += k
+        self._ds.setncattr("t_reached", float(t_reached))
         self._ds.sync()
 
-    def finish(self, t_reached: float, status: str = STATUS_COMPLETE, extra_attrs: dict | None = None) -> Path:
+    def finish(self, status: str = STATUS_COMPLETE, extra_attrs: dict | None = None) -> Path:
         """Write ``spikes.nc`` from the partial data and remove the partial file."""
-        senders = np.asarray(self._sender[:self._n]) if self._n else np.empty(0, np.int64)
-        times = np.asarray(self._time[:self._n]) if self._n else np.empty(0)
         self._ds.close()
-        attrs = dict(self.attrs, **(extra_attrs or {}))
-        attrs["status"] = status
-        attrs["t_simulated"] = float(t_reached)
-        ds = ragged_dataset(self.neurons, self.populations, senders, times, attrs)
-        write_atomic(ds, self.path)
-        self._partial.unlink(missing_ok=True)
-        return self.path
+        return _finish_from_partial(self._partial, self.path, status, extra_attrs)
 
-    def abort(self) -> None:
-        """Drop the partial data (used when nothing was simulated)."""
-        if self._ds.isopen():
-            self._ds.close()
-        self._partial.unlink(missing_ok=True)
+
+def _finish_from_partial(partial: Path, path: Path, status: str, extra_attrs: dict | None = None) -> Path:
+    with netCDF4.Dataset(partial, "r") as src:
+        neurons = np.asarray(src["neuron"][:], dtype=np.int64)
+        populations = np.asarray(src["population"][:]).astype(str)
+        senders = np.asarray(src["sender"][:], dtype=np.int64)
+        times = np.asarray(src["time"][:], dtype=np.float64)
+        attrs = json.loads(src.getncattr("attrs_json"))
+        t_reached = float(src.getncattr("t_reached"))
+    # spikes are appended whole chunks at a time, so all of them lie within [0, t_reached]
+    attrs.update(extra_attrs or {})
+    attrs["status"] = status
+    attrs["t_simulated"] = t_reached
+    write_atomic(ragged_dataset(neurons, populations, senders, times, attrs), path)
+    partial.unlink(missing_ok=True)
+    return path
+
+
+def recover(path: str | Path) -> Path:
+    """Write ``path`` (spikes.nc) from the partial file a killed run left behind.
+
+    Raises FileNotFoundError when there is no partial file, FileExistsError when ``path`` exists.
+    """
+    path = Path(path)
+    partial = partial_path(path)
+    if not partial.exists():
+        raise FileNotFoundError(f"no unfinished run data ({partial.name}) in {path.parent}")
+    if path.exists():
+        raise FileExistsError(f"{path} exists")
+    with netCDF4.Dataset(partial, "r") as src:
+        t = float(src.getncattr("t_reached"))
+    return _finish_from_partial(partial, path, f"incomplete: recovered from unfinished run data at t = {t:g} ms")
 
 
 def ragged_dataset(neurons, populations, senders, times, attrs) -> xr.Dataset:

@@ -26,6 +26,10 @@ def parser() -> cli.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing DIR/spikes.nc")
     p.add_argument("--no-record", action="store_true", help="record nothing, write nothing (for timing)")
     p.add_argument("--no-plots", action="store_true", help="do not save raster and box plots")
+    p.add_argument("--skip-memory-check", action="store_true",
+                   help="build even when the estimated memory need exceeds the available memory")
+    p.add_argument("--recover", action="store_true",
+                   help="write DIR/spikes.nc from the unfinished data of a killed run in --output DIR, and exit")
     return p
 
 
@@ -38,6 +42,15 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args) -> int:
     from . import simulation
 
+    if args.recover:
+        from .output import SPIKES_FILE, recover
+
+        try:
+            path = recover(args.output / SPIKES_FILE)
+        except (FileNotFoundError, FileExistsError) as exc:
+            raise cli.ConfigError(f"--recover: {exc}") from None
+        log.info("wrote %s from the unfinished run data", path)
+        return 0
     config, table = cli.config_from_args(args)
     if args.no_record:
         config = cli.with_section(config, "simulation", record=False)
@@ -47,12 +60,14 @@ def _main(args) -> int:
     progress = Progress(enabled=not args.quiet)
     try:
         result = simulation.run(config, output_dir=None if args.no_record else args.output,
-                                overwrite=args.overwrite, table=table, progress=progress)
+                                overwrite=args.overwrite, table=table, progress=progress,
+                                check_memory=not args.skip_memory_check)
     finally:
         progress.close()
     t = result.timings
-    log.info("construction %.1f s, warm-up %.1f s, simulation %.1f s", t.get("setup", 0) + t.get("create", 0)
-             + t.get("connect", 0), t.get("presim", 0), t.get("sim", 0))
+    log.info("construction %.1f s, warm-up %.1f s, simulation %.1f s; peak memory %.0f MB (estimated %.0f MB)",
+             t.get("setup", 0) + t.get("create", 0) + t.get("connect", 0), t.get("presim", 0), t.get("sim", 0),
+             result.peak_rss_mb, result.estimated_mb)
     if result.mean_rates is not None:
         sim = config.simulation
         log.info("mean rates (spikes/s) in [%g, %g] ms:", sim.t_presim, min(result.t_reached, sim.t_presim + sim.t_sim))

@@ -4,7 +4,7 @@ This is the function the command line, the benchmark and the tests call.
 """
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import analysis, network
+from . import analysis, network, resources
 from .connectivity import DEFAULT_TABLE, check_table, load_table
 from .errors import ConfigError
 from .output import SPIKES_FILE, STATUS_COMPLETE, SpikeWriter, load_spikes
@@ -39,6 +39,8 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     kernel: dict = field(default_factory=dict)
     mean_rates: xr.DataArray | None = None
+    peak_rss_mb: float = 0.0
+    estimated_mb: float = 0.0
 
     @property
     def complete(self) -> bool:
@@ -104,7 +106,7 @@ class StopRequest:
 
 
 def run(config: Config, output_dir: str | Path | None = "output", overwrite: bool = False,
-        table: xr.Dataset | None = None, progress=None) -> RunResult:
+        table: xr.Dataset | None = None, progress=None, check_memory: bool = True) -> RunResult:
     """Build and simulate the network of ``config``; write ``output_dir/spikes.nc`` when recording.
 
     Parameters
@@ -120,15 +122,19 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
         A checked connectivity table; by default the one ``config.network.connectivity`` names.
     progress : callable, optional
         ``progress(t_reached_ms, t_total_ms)``, called after every simulated chunk.
+    check_memory : bool
+        Refuse to build a network whose estimated memory need exceeds the available memory.
 
     Returns
     -------
     RunResult
     """
+    if output_dir is None and config.simulation.record:
+        config = dataclasses.replace(config, simulation=dataclasses.replace(config.simulation, record=False))
     sim = config.simulation
     table = table_for(config) if table is None else table
     derived = derive(config, table)
-    record = sim.record and output_dir is not None
+    record = sim.record
     out_path = None
     if record:
         out_dir = Path(output_dir)
@@ -137,6 +143,13 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
             raise ConfigError(f"{out_path} exists; choose another --output or pass --overwrite")
         if out_dir.exists() and not out_dir.is_dir():
             raise ConfigError(f"--output {out_dir} is not a folder")
+    need = resources.estimate_run_mb(config, derived, table)
+    have = resources.available_mb()
+    if check_memory and need > have:
+        raise ConfigError(f"this network needs about {need / 1024:.1f} GB (estimate, +-"
+                          f"{100 * resources.RELATIVE_ERROR:.0f} %) but only {have / 1024:.1f} GB are available; "
+                          "use a smaller --scale, or --skip-memory-check to try anyway")
+    log.info("estimated peak memory %.0f MB (%.0f MB available)", need, have)
     for pop in subthreshold_populations(config, derived):
         log.warning("population %s gets less than rheobase from its DC input with k_scaling = %g: it fires only "
                     "through recurrent input (use --background poisson or a k_scaling closer to 1)",
@@ -161,7 +174,7 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
 
     def on_chunk(t, senders, times):
         if writer is not None:
-            writer.append(senders, times)
+            writer.append(senders, times, t)
         reached[0] = t
         if progress is not None:
             progress(t, t_total)
@@ -172,16 +185,15 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
             t_reached = network.run(net, config, on_chunk, stop)
         except BaseException as exc:
             if writer is not None:
-                _finish_partial(writer, reached[0], f"incomplete: run ended by {type(exc).__name__} "
-                                                    f"at t = {reached[0]:g} ms")
+                _finish_partial(writer, f"incomplete: run ended by {type(exc).__name__} at t = {reached[0]:g} ms")
             raise
         if stop():
             status = f"incomplete: interrupted by {stop.signal_name} at t = {t_reached:g} ms"
 
     result = RunResult(config=config, derived=derived, spikes_path=None, t_reached=t_reached, status=status,
-                       timings=dict(net.timings), kernel=kernel)
+                       timings=dict(net.timings), kernel=kernel, estimated_mb=need)
     if writer is not None:
-        writer.finish(t_reached, status, {"wall_time_s": json.dumps(
+        writer.finish(status, {"wall_time_s": json.dumps(
             {k: round(v, 3) for k, v in net.timings.items()})})
         result.spikes_path = out_path
         ds = load_spikes(out_path)
@@ -189,12 +201,13 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
         t_stop = min(t_total, t_reached)
         if t_stop > t_start:
             result.mean_rates = analysis.population_mean_rates(ds, t_start, t_stop)
+    result.peak_rss_mb = resources.peak_rss_mb()
     return result
 
 
-def _finish_partial(writer: SpikeWriter, t_reached: float, status: str) -> None:
+def _finish_partial(writer: SpikeWriter, status: str) -> None:
     try:
-        writer.finish(t_reached, status)
+        writer.finish(status)
     except Exception:  # never hide the original error
         log.exception("could not write the partial spike file")
 
