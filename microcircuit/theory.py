@@ -434,9 +434,8 @@ def absorbing_silent(config: Config, derived: Derived) -> np.ndarray:
     -------
     numpy.ndarray of bool, shape (n,)
     """
-    i_rh = rheobase(config.network.neuron)
     excitatory = np.array([t == "E" for t in derived.types])
-    silent = (np.asarray(derived.poisson_rate) <= 0) & (np.asarray(derived.i_e) <= i_rh)
+    silent = below_rheobase_without_noise(config, derived)
     while True:
         kicked = ((derived.synapses > 0) & (excitatory & ~silent)[np.newaxis, :]).any(axis=1)
         still = silent & ~kicked
@@ -445,22 +444,42 @@ def absorbing_silent(config: Config, derived: Derived) -> np.ndarray:
         silent = still
 
 
-def min_k_scaling_without_silent_state(config: Config, table: xr.Dataset) -> float | None:
-    """Smallest K-scaling (to 0.01, rounded up) above which no absorbing silent state exists.
+def below_rheobase_without_noise(config: Config, derived: Derived) -> np.ndarray:
+    """Populations with constant input at most rheobase and no Poisson input (bool, shape (n,)).
 
-    None if there is one even at ``k_scaling = 1``. Assumes that raising the K-scaling only
-    raises the constant inputs (true when the recurrent mean input is inhibitory, as in PD14).
+    They fire only through recurrent input (MODEL_FACTS pitfall P1).
     """
-    def has_silent(f):
-        cfg = dataclasses.replace(config, network=dataclasses.replace(config.network, k_scaling=f))
-        return bool(absorbing_silent(cfg, derive(cfg, table)).any())
+    i_rh = rheobase(config.network.neuron)
+    return (np.asarray(derived.poisson_rate) <= 0) & (np.asarray(derived.i_e) <= i_rh)
 
-    if has_silent(1.0):
+
+def min_k_scaling(config: Config, table: xr.Dataset, problem=absorbing_silent) -> float | None:
+    """Smallest K-scaling (rounded up to 0.01) above which ``problem(config, derived)`` flags no population.
+
+    Parameters
+    ----------
+    config : Config
+    table : xarray.Dataset
+    problem : callable
+        ``problem(config, derived) -> bool array``; by default ``absorbing_silent``.
+
+    Returns
+    -------
+    float or None
+        None if the problem persists at ``k_scaling = 1``. Found by bisection, which assumes
+        that raising the K-scaling only raises the constant inputs (true when the recurrent
+        mean input is inhibitory, as in PD14).
+    """
+    def present(f):
+        cfg = dataclasses.replace(config, network=dataclasses.replace(config.network, k_scaling=f))
+        return bool(problem(cfg, derive(cfg, table)).any())
+
+    if present(1.0):
         return None
     lo, hi = config.network.k_scaling, 1.0
-    while hi - lo > 1e-3:
+    while hi - lo > 1e-6:
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if has_silent(mid) else (lo, mid)
+        lo, hi = (mid, hi) if present(mid) else (lo, mid)
     return math.ceil(hi * 100 - 1e-9) / 100
 
 
@@ -594,12 +613,17 @@ def check(config: Config, table: xr.Dataset | None = None, prediction: xr.Datase
                        f"strengthen inhibition (--inh-psp-scale) or check the connectivity table")
     silent = p["absorbing_silent"].values
     if silent.any():
-        f_min = min_k_scaling_without_silent_state(config, table)
         names = ", ".join(x for x, s in zip(pops, silent) if s)
-        remedy = "use --background poisson" + (f" or k_scaling >= {f_min:g}" if f_min is not None else "")
+        f_silent = min_k_scaling(config, table, absorbing_silent)
+        f_rheobase = min_k_scaling(config, table, below_rheobase_without_noise)
+        remedy = "use --background poisson"
+        if f_rheobase is not None:
+            remedy += f", or k_scaling >= {f_rheobase:g} so that every constant input exceeds rheobase"
+            if f_silent is not None and f_silent < f_rheobase:
+                remedy += f" (this silent state disappears above {f_silent:g})"
         out.append(f"with {net.background} background at k_scaling {net.k_scaling:g}, {names} get constant "
                    f"input below rheobase and no excitation from populations that keep firing: once silent "
-                   f"they stay silent (a simulation may settle there instead of at the predicted rates); "
+                   f"they stay silent, and a simulation may settle there instead of at the predicted rates; "
                    f"{remedy}")
     return out
 

@@ -389,10 +389,14 @@ def test_no_warning(pd14_table, scale, background):
     assert theory.check(config(scale, background), pd14_table) == []
 
 
-def test_remedy_names_the_smallest_safe_k_scaling(pd14_table):
-    """At n_scaling 0.1 the silent state disappears once L6E (critical f* = 0.1061) is supra-threshold."""
-    assert theory.min_k_scaling_without_silent_state(config(0.1, "dc"), pd14_table) == pytest.approx(0.11)
-    assert "k_scaling >= 0.11" in theory.check(config(0.1, "dc"), pd14_table)[0]
+def test_remedy_names_the_k_scaling_thresholds(pd14_table):
+    """MODEL_FACTS §5.3: every constant input exceeds rheobase for k_scaling >= f*_L23E = 0.4097; the
+    provable silent state already disappears once L6E (f* = 0.1061) is supra-threshold and excites the rest."""
+    cfg = config(0.1, "dc")
+    assert theory.min_k_scaling(cfg, pd14_table) == pytest.approx(0.11)
+    assert theory.min_k_scaling(cfg, pd14_table, theory.below_rheobase_without_noise) == pytest.approx(0.41)
+    w = theory.check(cfg, pd14_table)[0]
+    assert "k_scaling >= 0.41" in w and "disappears above 0.11" in w
 
 
 def test_warning_for_runaway_without_inhibition(pd14_table):
