@@ -132,7 +132,7 @@ def setup_kernel(config: Config) -> str:
     return BUILTIN_MODEL
 
 
-def build(config: Config, derived: Derived) -> Network:
+def build(config: Config, derived: Derived, progress: Callable[[str, float, float], None] | None = None) -> Network:
     """Create and connect the network in the order of the reference implementation.
 
     Order (it fixes the random streams): populations (V_m drawn here), recorder, background
@@ -177,6 +177,21 @@ def build(config: Config, derived: Derived) -> Network:
             nest.CopyModel("static_synapse", syn)
         syn_models.append(syn)
     h = sim.resolution
+    # steps: each recurrent pathway, each thalamic pathway, the devices, and Prepare (weighted
+    # like the pathways of one target population, a rough share of the construction time)
+    n_steps = int(np.count_nonzero(d.synapses)) + (int(np.count_nonzero(d.thalamic_synapses)) if stim.thalamic else 0)
+    prepare_weight = max(1, n_steps // max(1, len(pops)))
+    total = n_steps + 1 + prepare_weight
+    done = 0
+
+    def step(k=1):
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress("connect", done, total)
+
+    step(0)
+
     for t, target in enumerate(pops):
         for s, source in enumerate(pops):
             n = int(d.synapses[t, s])
@@ -190,6 +205,7 @@ def build(config: Config, derived: Derived) -> Network:
                 syn_spec={"synapse_model": syn_models[s],
                           "weight": _normal(nest, w, w_sd, lower, upper),
                           "delay": _normal(nest, d.delay[t, s], d.delay_sd[t, s], h / 2)})
+            step()
     if recorder is not None:
         for p in pops:
             nest.Connect(p, recorder)
@@ -208,8 +224,11 @@ def build(config: Config, derived: Derived) -> Network:
                 conn_spec={"rule": "fixed_total_number", "N": n, "allow_autapses": True, "allow_multapses": True},
                 syn_spec={"weight": _normal(nest, d.weight_thalamic, d.weight_thalamic_sd, 0.0),
                           "delay": _normal(nest, d.delay_thalamic, d.delay_thalamic_sd, h / 2)})
+            step()
+    step()
     nest.Prepare()
     nest.Cleanup()
+    step(prepare_weight)
     timings["connect"] = time.perf_counter() - t0
     return Network(populations=pops, recorder=recorder, timings=timings)
 

@@ -121,7 +121,8 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
     table : xarray.Dataset, optional
         A checked connectivity table; by default the one ``config.network.connectivity`` names.
     progress : callable, optional
-        ``progress(t_reached_ms, t_total_ms)``, called after every simulated chunk.
+        ``progress(phase, done, total)``: phase "connect" during construction (steps), then
+        "simulate" after every simulated chunk (model time in ms).
     check_memory : bool
         Refuse to build a network whose estimated memory need exceeds the available memory.
 
@@ -158,7 +159,7 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
     log.info("building %d neurons and %d synapses (%s neuron, %s background, n_scaling %g, k_scaling %g)",
              derived.n_neurons, derived.n_synapses, config.network.neuron_model, config.network.background,
              config.network.n_scaling, config.network.k_scaling)
-    net = network.build(config, derived)
+    net = network.build(config, derived, progress)
     kernel = network.kernel_info()
     log.info("network built in %.1f s", net.timings["setup"] + net.timings["create"] + net.timings["connect"])
 
@@ -177,9 +178,11 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
             writer.append(senders, times, t)
         reached[0] = t
         if progress is not None:
-            progress(t, t_total)
+            progress("simulate", t, t_total)
 
     status = STATUS_COMPLETE
+    if progress is not None:
+        progress("simulate", 0.0, t_total)
     with StopRequest() as stop:
         try:
             t_reached = network.run(net, config, on_chunk, stop)

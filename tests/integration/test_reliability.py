@@ -72,7 +72,7 @@ def _start_long_run(out):
     # without a terminal, progress is logged every 10 % of the run (210 ms here); a partial file
     # cannot be read while the run writes it (HDF5 locks it), so wait for the first log line
     for line in proc.stderr:
-        if line.startswith("simulated "):
+        if line.startswith("simulating: "):
             return proc
     raise AssertionError(f"run ended before simulating: {proc.communicate()[1]}")
 
