@@ -269,9 +269,10 @@ def test_pd14_solution_agrees_with_nnmt(pd14_table):
 # the self-consistent PD14 prediction
 
 # Simulated per-population mean rates (spikes/s) at full scale: MODEL_FACTS §8.4 full_mean_rates
-# (one full-scale run, 4 threads, Dec 2022; the reference-data README says DC background). The two
+# (one full-scale run, 4 threads, Dec 2022; its background is not recorded, MODEL_FACTS P7). The two
 # older vintages in §8.4 differ from it by up to 8 % (L4I 5.40 vs 5.88), which bounds the
-# seed-to-seed and version-to-version spread of these single-run numbers.
+# seed-to-seed and version-to-version spread of these single-run numbers. The theory is compared
+# with DC background here; with Poisson background it is closer (L23E -16 %, others within 6 %).
 FULL_MEAN_RATES = np.array([0.903, 2.965, 4.414, 5.876, 7.569, 8.633, 1.105, 7.829])
 
 # Measured deviation (predicted / simulated - 1) at full scale, DC background:
