@@ -602,9 +602,12 @@ def check(config: Config, table: xr.Dataset | None = None, prediction: xr.Datase
                    f"run away; check the weights (--inh-psp-scale) and the connectivity table")
     low = rate < SILENT_RATE
     if low.any():
+        remedy = "raise their drive (background, k_scaling) or check the connectivity table"
+        if net.k_scaling < 1:
+            remedy += (f"; at k_scaling {net.k_scaling:g} the compensating DC assumes the table's full_mean_rate, "
+                       f"which changed weights (e.g. --inh-psp-scale) no longer produce: try k_scaling 1")
         out.append(f"theory predicts {_listing(pops, rate, low)} spikes/s, i.e. silent (< {SILENT_RATE:g}): "
-                   f"their input stays far below threshold; raise their drive (background, "
-                   f"k_scaling) or check the connectivity table")
+                   f"their input stays far below threshold; {remedy}")
     if net.neuron.t_ref > 0:
         high = rate >= RUNAWAY_FRACTION / net.neuron.t_ref * 1e3
         if high.any():

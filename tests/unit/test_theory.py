@@ -408,6 +408,15 @@ def test_warning_for_runaway_without_inhibition(pd14_table):
     assert any("runaway" in w and "L23E" in w for w in warnings)
 
 
+def test_warning_for_stronger_inhibition_at_scale_0_1(pd14_table):
+    """Inhibition x1.5 at scale 0.1: the compensating DC, computed for the table's full_mean_rate, is then
+    strongly negative and the theory predicts a silent network (a 1 s simulation, builtin neuron, seed 1:
+    0 spikes in every population). At full scale (no compensation) the same change is harmless."""
+    warnings = theory.check(config(0.1, "poisson", inh_psp_scale=1.5), pd14_table)
+    assert len(warnings) == 1 and "silent (< 0.01)" in warnings[0] and "try k_scaling 1" in warnings[0]
+    assert theory.check(config(1.0, "poisson", inh_psp_scale=1.5), pd14_table) == []
+
+
 def test_warning_for_silent_populations(pd14_table):
     """Without external input (K_ext = 0) and at full scale nothing drives the network: all silent."""
     table = pd14_table.copy()
