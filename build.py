@@ -17,8 +17,9 @@ from source (for example with MPI). What the wheel lacks is supplied here:
   (the manylinux wheel uses the old ABI, a source build the new one).
 
 Nothing but g++ (or ``$CXX``), cmake and make is needed from the system.
-A fingerprint of the model sources, this script, the templates and the NEST and
-NESTML versions is stored next to the module; when it matches, the build is
+Before compiling, the generated C++ gets the edits listed in ``CODE_EDITS`` (they remove
+work NESTML's templates do for features the model does not use). A fingerprint of the
+model sources, this script and the NEST and NESTML versions is stored next to the module; when it matches, the build is
 skipped in well under a second, without importing NEST or NESTML.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -37,7 +39,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 MODELS_DIR = ROOT / "models"
-TEMPLATES_DIR = MODELS_DIR / "templates"
 DEFAULT_BUILD_DIR = ROOT / "build"
 MODULE_NAME = "pd14module"
 MANIFEST = "manifest.json"
@@ -59,6 +60,49 @@ typedef struct lt__handle *lt_dlhandle;
 
 class BuildError(RuntimeError):
     """A build failure with a one-line explanation for the user."""
+
+
+# Edits of the C++ that NESTML 9.0 generates, applied before it is compiled. NESTML's templates
+# give every spike input port a second ring buffer of "spike received" flags, written for every
+# incoming spike and read every step, for the benefit of ``onReceive`` blocks. Our model has no
+# ``onReceive`` block, so the flags are never used: dropping them halves the ring-buffer writes
+# on the hottest path of a network simulation (spike delivery) and saves a buffer per neuron.
+# The last edit removes a unit conversion that NESTML emits as two multiplications
+# (0.001 * weights * 1000, "1/s" times "pA s"), which is exactly the identity.
+# Each edit must match exactly as often as stated, or the build stops: a NESTML version that
+# generates different code needs these edits reviewed, not silently skipped.
+_FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
+CODE_EDITS = [
+    ("flag buffers are not allocated (constructors)",
+     _FLAG_BUFFER, "spike_input_received_()", 2),
+    ("flag buffers are not resized before a run",
+     r"\n\s*B_\.spike_input_received_\.resize\(NUM_SPIKE_RECEPTORS\);", "", 1),
+    ("no flag is written per incoming spike",
+     r"\n\s*B_\.spike_input_received_\[ nestml_buffer_idx - MIN_SPIKE_RECEPTOR \]\.add_value\(\s*"
+     r"e\.get_rel_delivery_steps\( nest::kernel\(\)\.simulation_manager\.get_slice_origin\(\) \),\s*1\. \);",
+     "", 1),
+    ("no flag is read per step",
+     r"\n\s*get_spike_input_received_grid_sum_\(\)\[i\] = get_spike_input_received_\(\)\[i\]\.get_value\(lag\);",
+     "", 1),
+    ("summed spike weights enter I_syn without the 0.001 * ... * 1000 unit round trip",
+     re.escape("(0.001 * B_.spike_inputs_grid_sum_[SPIKES - MIN_SPIKE_RECEPTOR]) * V_.psc_unit"),
+     "B_.spike_inputs_grid_sum_[SPIKES - MIN_SPIKE_RECEPTOR]", 1),
+]
+
+
+def edit_generated_code(source: Path) -> None:
+    """Apply CODE_EDITS to one generated .cpp file; raise BuildError if the code is not as expected."""
+    text = source.read_text()
+    if "spike_input_received_grid_sum_[" in text:
+        raise BuildError(f"{source.name} reads spike flags (an onReceive block?): the flag-buffer edits do not apply")
+    if "V_.psc_unit = 1000.;" not in text:
+        raise BuildError(f"{source.name}: psc_unit is not 1000 (pA s): the unit edit does not apply")
+    for what, pattern, replacement, count in CODE_EDITS:
+        text, n = re.subn(pattern, replacement, text)
+        if n != count:
+            raise BuildError(f"{source.name}: edit '{what}' matched {n} times, expected {count}; "
+                             "the generated code changed (another NESTML version?)")
+    source.write_text(text)
 
 
 def _check_tools() -> str:
@@ -120,14 +164,10 @@ def _model_files() -> list[Path]:
     return files
 
 
-def _template_files() -> list[Path]:
-    return sorted(p for p in TEMPLATES_DIR.rglob("*") if p.is_file()) if TEMPLATES_DIR.is_dir() else []
-
-
 def fingerprint(abi: int, nest_version: str, nestml_version: str, cxx: str) -> str:
     """Hash of everything the compiled module depends on."""
     h = hashlib.sha256()
-    for path in [Path(__file__).resolve(), *_model_files(), *_template_files()]:
+    for path in [Path(__file__).resolve(), *_model_files()]:
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
     h.update(f"{abi}|{nest_version}|{nestml_version}|{cxx}|{sys.version_info[:2]}".encode())
@@ -165,18 +205,8 @@ def _write_nest_config(prefix: Path, nest_dir: Path, abi: int, cxx: str) -> None
     config.chmod(config.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def _codegen_options(prefix: Path) -> dict:
-    opts: dict = {"nest_path": str(prefix)}
-    if TEMPLATES_DIR.is_dir():
-        opts["templates"] = {
-            "path": str(TEMPLATES_DIR),
-            "model_templates": {"neuron": ["@NEURON_NAME@.cpp.jinja2", "@NEURON_NAME@.h.jinja2"]},
-            "module_templates": ["setup"],
-        }
-    return opts
-
-
 def _generate_and_compile(build_dir: Path, prefix: Path, log) -> None:
+    from pynestml.codegeneration import nest_builder
     from pynestml.frontend.pynestml_frontend import generate_nest_target
 
     target = build_dir / "target"
@@ -184,7 +214,18 @@ def _generate_and_compile(build_dir: Path, prefix: Path, log) -> None:
     shutil.rmtree(target, ignore_errors=True)
     shutil.rmtree(install, ignore_errors=True)
     log_path = build_dir / "build.log"
+
+    class EditingBuilder(nest_builder.NESTBuilder):
+        """NESTML's builder, with CODE_EDITS applied to the generated sources before compiling."""
+
+        def build(self):
+            for model in _model_files():
+                edit_generated_code(target / f"{model.stem}.cpp")
+            super().build()
+
     # NESTML's builder prints the compiler output to stdout/stderr: keep it in a log file.
+    original_builder = nest_builder.NESTBuilder
+    nest_builder.NESTBuilder = EditingBuilder  # looked up by name when generate_nest_target builds
     with open(log_path, "w") as log_file:
         saved = os.dup(1), os.dup(2)
         os.dup2(log_file.fileno(), 1)
@@ -196,13 +237,14 @@ def _generate_and_compile(build_dir: Path, prefix: Path, log) -> None:
                 install_path=str(install),
                 module_name=MODULE_NAME,
                 logging_level="WARNING",
-                codegen_opts=_codegen_options(prefix),
+                codegen_opts={"nest_path": str(prefix)},
             )
+        except BuildError:
+            raise
         except Exception as exc:  # NESTML raises several exception types
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
             raise BuildError(f"NESTML generation or compilation failed ({exc}); see {log_path}") from exc
         finally:
+            nest_builder.NESTBuilder = original_builder
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)
