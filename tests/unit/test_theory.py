@@ -20,6 +20,7 @@ import scipy.special
 from microcircuit import theory
 from microcircuit.parameters import Config, NetworkParams, NeuronParams, StimulusParams, derive
 
+from ..conftest import ROOT
 from ..tables import small_table
 
 PD14 = NeuronParams()
@@ -294,6 +295,41 @@ def test_full_scale_dc_rates_match_simulation(full_dc):
     assert bool(full_dc["converged"])
     deviation = full_dc["rate"].values / FULL_MEAN_RATES - 1
     assert np.all(np.abs(deviation) <= FULL_SCALE_TOLERANCE), dict(zip(full_dc["population"].values, deviation))
+
+
+def _reference_rates(name):
+    """Per-seed population mean rates (seed, population) of reference_data/<name>.nc, or skip."""
+    path = ROOT / "reference_data" / f"{name}.nc"
+    if not path.exists():
+        pytest.skip(f"{path} not made yet (reference_data/make_reference.py)")
+    from microcircuit import analysis, validate
+
+    ref = validate.load_reference(path)
+    rows = [analysis.population_summary(ref.stats.isel(seed=k))["rate_mean"] for k in range(ref.stats.sizes["seed"])]
+    return ref, np.array([r.values for r in rows]), [str(p) for p in rows[0]["population"].values]
+
+
+def test_full_scale_dc_rates_match_reference_ensemble(full_dc):
+    """The same tolerances against our own full-scale DC ensemble (reference_data/scale1_dc_T5s.nc)."""
+    ref, rates, pops = _reference_rates("scale1_dc_T5s")
+    assert ref.stats.attrs["background"] == "dc" and float(ref.stats.attrs["n_scaling"]) == 1.0
+    deviation = full_dc["rate"].sel(population=pops).values / rates.mean(axis=0) - 1
+    assert np.all(np.abs(deviation) <= FULL_SCALE_TOLERANCE), dict(zip(pops, deviation))
+
+
+# Scale 0.1, Poisson background, 10 s runs (builtin neuron, 8 seeds; docs/theory.md): measured deviation
+#   L23E +15 %, L23I +21 %, L4E +9 %, L4I +12 %, L5E +3 %, L5I +5 %, L6E +32 %, L6I +9 %;
+# the sd of the seed means is <= 3 % (L5E), so the ensemble mean is known to ~1 %. Tolerance: 30 % for
+# the others (measured <= 21 %) and 45 % for L6E (measured 32 %), a margin for small model changes.
+SCALE_0_1_TOLERANCE = np.array([0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.45, 0.30])
+
+
+def test_scale_0_1_poisson_rates_match_reference_ensemble(pd14_table):
+    ref, rates, pops = _reference_rates("scale0.1_poisson_T10s")
+    assert ref.stats.attrs["background"] == "poisson" and float(ref.stats.attrs["n_scaling"]) == 0.1
+    predicted = theory.predict(config(0.1, "poisson"), pd14_table)["rate"].sel(population=pops).values
+    deviation = predicted / rates.mean(axis=0) - 1
+    assert np.all(np.abs(deviation) <= SCALE_0_1_TOLERANCE), dict(zip(pops, deviation))
 
 
 def test_full_scale_catches_weaker_inhibition(pd14_table):
