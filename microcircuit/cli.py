@@ -18,7 +18,7 @@ import tomli_w
 import xarray as xr
 
 from .errors import ConfigError, SetupError
-from .parameters import BACKGROUNDS, NEURON_CHOICES, V0_CHOICES, Config
+from .parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, V0_CHOICES, Config
 
 log = logging.getLogger("microcircuit")
 
@@ -27,6 +27,7 @@ _OPTION_FIELDS = {
     "n_scale": ("network", "n_scaling"),
     "k_scale": ("network", "k_scaling"),
     "background": ("network", "background"),
+    "poisson_source": ("network", "poisson_source"),
     "neuron": ("network", "neuron_model"),
     "v0": ("network", "v0"),
     "connectivity": ("network", "connectivity"),
@@ -56,6 +57,9 @@ def add_run_options(p: argparse.ArgumentParser, record_options: bool = True) -> 
     g.add_argument("--n-scale", type=float, metavar="S", help="fraction of neurons, in (0, 1]")
     g.add_argument("--k-scale", type=float, metavar="S", help="fraction of in-degrees, in (0, 1]")
     g.add_argument("--background", choices=BACKGROUNDS, help="background input (default poisson)")
+    g.add_argument("--poisson-source", choices=POISSON_SOURCES,
+                   help="Poisson background from poisson_generators (default) or drawn inside the NESTML neuron "
+                        "(faster, same statistics)")
     g.add_argument("--neuron", choices=NEURON_CHOICES,
                    help="nestml: the compiled NESTML neuron (default); builtin: NEST's iaf_psc_exp")
     g.add_argument("--v0", choices=V0_CHOICES, help="initial membrane potentials (default optimized)")

@@ -151,12 +151,15 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
     t0 = time.perf_counter()
     base = neuron_parameters(net.neuron_model, net.neuron)
     pops = []
+    in_neuron = net.background == "poisson" and net.poisson_source == "neuron"
     for i, name in enumerate(d.populations):
         params = dict(base, I_e=float(d.i_e[i]), V_m=_normal(nest, d.v0_mean[i], d.v0_sd[i]))
+        if in_neuron:  # the neuron draws the summed Poisson background itself
+            params.update(bg_rate=float(d.poisson_rate[i]), bg_weight=float(d.weight_ext))
         pops.append(nest.Create(model, int(d.sizes[i]), params=params))
     recorder = nest.Create("spike_recorder", params={"record_to": "memory"}) if sim.record else None
     background = ([nest.Create("poisson_generator", params={"rate": float(r)}) for r in d.poisson_rate]
-                  if net.background == "poisson" else [])
+                  if net.background == "poisson" and not in_neuron else [])
     dc = ([nest.Create("dc_generator", params={"amplitude": float(a), "start": stim.dc_start,
                                                 "stop": stim.dc_start + stim.dc_duration})
            for a in d.dc_amplitude] if stim.dc else [])
@@ -270,6 +273,11 @@ def run(network: Network, config: Config, on_chunk: ChunkCallback | None = None,
                 return t
         timings[phase] = time.perf_counter() - t0
     return t
+
+
+def local_spike_count() -> int:
+    """Spikes emitted by this process's neurons since the network was built (no recorder needed)."""
+    return int(_nest().local_spike_counter)
 
 
 def kernel_info() -> dict:

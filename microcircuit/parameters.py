@@ -22,6 +22,7 @@ from .errors import ConfigError
 BACKGROUNDS = ("poisson", "dc")
 V0_CHOICES = ("optimized", "original")
 NEURON_CHOICES = ("nestml", "builtin")
+POISSON_SOURCES = ("generator", "neuron")
 MAX_PRESIM_MS = 10_000.0  # a warm-up beyond 10 s model time serves no purpose in PD14
 
 
@@ -53,7 +54,8 @@ class NetworkParams:
     connectivity: str = ""          # path of the connectivity table; "" = connectivity/pd14.nc
     n_scaling: float = 0.1          # fraction of neurons, in (0, 1]
     k_scaling: float = 0.1          # fraction of in-degrees, in (0, 1]; weights and DC compensate
-    background: str = "poisson"     # "poisson" (Poisson generators) or "dc" (constant current)
+    background: str = "poisson"     # "poisson" (Poisson input) or "dc" (its mean as a constant current)
+    poisson_source: str = "generator"  # Poisson background from NEST poisson_generators, or drawn "neuron"-side
     v0: str = "optimized"           # initial V_m: "optimized" (per population, from the table) or "original"
     v0_original_mean: float = -58.0  # mean of the "original" initial V_m (mV)
     v0_original_sd: float = 10.0     # sd of the "original" initial V_m (mV)
@@ -70,6 +72,10 @@ class NetworkParams:
         _choice("background", self.background, BACKGROUNDS)
         _choice("v0", self.v0, V0_CHOICES)
         _choice("neuron_model", self.neuron_model, NEURON_CHOICES)
+        _choice("poisson_source", self.poisson_source, POISSON_SOURCES)
+        if self.poisson_source == "neuron" and self.neuron_model != "nestml":
+            raise ConfigError("poisson_source = 'neuron' needs neuron_model = 'nestml' "
+                              "(NEST's iaf_psc_exp cannot draw its own background)")
         _require("v0_original_sd", self.v0_original_sd, ">= 0", self.v0_original_sd >= 0)
         _require("weight_rel_sd", self.weight_rel_sd, "in [0, 1]", 0 <= self.weight_rel_sd <= 1)
         _require("delay_rel_sd", self.delay_rel_sd, "in [0, 2]", 0 <= self.delay_rel_sd <= 2)

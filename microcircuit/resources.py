@@ -17,7 +17,7 @@ import numpy as np
 
 # Measured peak RSS (MB) of short runs without recording (2 threads, NESTML neuron, Poisson
 # background; construction sets the peak), each in a fresh process on the development machine:
-# `python -m microcircuit.resources 0.05 0.1 0.2 0.3 0.5 1.0` prints these rows.
+# `python -m microcircuit.benchmark --memory-calibration 0.05 0.1 0.2 0.3 0.5 1.0` prints these rows.
 # columns: scale (n = k), synapses, neurons, peak RSS (MB)
 CALIBRATION = np.array([
     (0.05, 747_205, 3_858, 293.1),
@@ -85,43 +85,3 @@ def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
-
-def measure(scale: float, threads: int = 2, record: bool = False) -> dict:
-    """Run a short simulation at ``scale`` in a fresh process; return its sizes and peak memory."""
-    import json
-    import subprocess
-    import sys
-
-    code = (
-        "import json, microcircuit as mc\n"
-        f"c = mc.Config(network=mc.NetworkParams(n_scaling={scale}, k_scaling={scale}),\n"
-        f"              simulation=mc.SimulationParams(t_presim=100.0, t_sim=100.0, threads={threads}))\n"
-        "import tempfile\n"
-        f"r = mc.run(c, output_dir=tempfile.mkdtemp() if {record} else None, check_memory=False)\n"
-        "print(json.dumps({'synapses': r.derived.n_synapses, 'neurons': r.derived.n_neurons,"
-        " 'peak_rss_mb': r.peak_rss_mb, 'estimated_mb': r.estimated_mb}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]), scale=scale, threads=threads, record=record)
-
-
-def main(argv=None) -> int:
-    """``python -m microcircuit.resources SCALE ...``: measure peak memory, print calibration rows."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m microcircuit.resources", description=main.__doc__)
-    p.add_argument("scales", type=float, nargs="+")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--record", action="store_true", help="record spikes (adds the recorder's memory)")
-    args = p.parse_args(argv)
-    print("# scale, synapses, neurons, peak RSS (MB)   | estimate (MB), error")
-    for s in args.scales:
-        m = measure(s, args.threads, args.record)
-        err = (m["peak_rss_mb"] - m["estimated_mb"]) / m["estimated_mb"]
-        print(f"({s}, {m['synapses']:_}, {m['neurons']:_}, {m['peak_rss_mb']:.1f}),"
-              f"   # estimate {m['estimated_mb']:.1f}, error {100 * err:+.1f} %", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
