@@ -635,6 +635,46 @@ def _listing(pops, values, mask) -> str:
     return ", ".join(f"{p} {v:.3g}" for p, v, m in zip(pops, values, mask) if m)
 
 
+def comparison(prediction: xr.Dataset, simulated: xr.DataArray) -> xr.Dataset:
+    """Predicted next to simulated population rates, matched by population name.
+
+    Parameters
+    ----------
+    prediction : xarray.Dataset
+        ``predict(config, table)``.
+    simulated : xarray.DataArray
+        Simulated mean rate per population (spikes/s), dimension ``population``, e.g.
+        ``analysis.population_mean_rates(spikes, t_start, t_stop)``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``simulated`` and ``predicted`` (spikes/s) and ``deviation`` (predicted / simulated - 1;
+        NaN where the simulated rate is 0), over the populations of ``prediction``.
+    """
+    pops = [str(x) for x in prediction["population"].values]
+    sim = simulated.sel(population=pops).values.astype(float)
+    pred = prediction["rate"].values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviation = np.where(sim > 0, pred / sim - 1, np.nan)
+    pop = ("population",)
+    return xr.Dataset({"simulated": (pop, sim, {"units": "spikes/s"}),
+                       "predicted": (pop, pred, {"units": "spikes/s"}),
+                       "deviation": (pop, deviation, {"units": "1", "long_name": "predicted / simulated - 1"})},
+                      coords={"population": pops})
+
+
+def format_comparison(prediction: xr.Dataset, simulated: xr.DataArray) -> str:
+    """``comparison`` as a text table: population, simulated, predicted (spikes/s), deviation (%)."""
+    c = comparison(prediction, simulated)
+    lines = [f"{'population':<10} {'simulated':>9} {'theory':>9} {'deviation':>9}"]
+    for i, name in enumerate(c["population"].values):
+        dev = c["deviation"].values[i]
+        dev_text = f"{100 * dev:+8.0f}%" if np.isfinite(dev) else f"{'-':>9}"
+        lines.append(f"{str(name):<10} {c['simulated'].values[i]:9.3f} {c['predicted'].values[i]:9.3f} {dev_text}")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------------------------
 # command line
 

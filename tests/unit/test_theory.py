@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.special
+import xarray as xr
 
 from microcircuit import theory
 from microcircuit.parameters import Config, NetworkParams, NeuronParams, StimulusParams, derive
@@ -367,6 +368,24 @@ def test_prediction_dataset(pd14_table):
     assert bool(p["converged"]) and float(p["residual"]) < 1e-6
     assert not p["absorbing_silent"].any() and np.isnan(p["rate_silent_state"]).all()
     assert "rate_dc_stimulus" not in p and "rate_thalamic_stimulus" not in p
+
+
+def test_prediction_round_trips_through_netcdf(tmp_path, pd14_table):
+    p = theory.predict(config(0.1, "dc"), pd14_table)
+    p.to_netcdf(tmp_path / "theory.nc")
+    xr.testing.assert_identical(xr.load_dataset(tmp_path / "theory.nc"), p)
+
+
+def test_comparison_matches_by_population_name(pd14_table):
+    p = theory.predict(config(), pd14_table)
+    pops = list(pd14_table["population"].values)
+    simulated = xr.DataArray(np.arange(8.0)[::-1], dims="population", coords={"population": pops[::-1]})
+    c = theory.comparison(p, simulated)  # reversed order on purpose: matched by name, not position
+    np.testing.assert_array_equal(c["simulated"].values, np.arange(8.0))
+    assert np.isnan(c["deviation"].values[0])  # simulated 0: no relative deviation
+    np.testing.assert_allclose(c["deviation"].values[1:], p["rate"].values[1:] / np.arange(1.0, 8.0) - 1)
+    text = theory.format_comparison(p, simulated)
+    assert len(text.splitlines()) == 9 and text.splitlines()[2].split()[0] == "L23I"
 
 
 def test_prediction_is_fast(pd14_table):
