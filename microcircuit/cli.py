@@ -160,7 +160,7 @@ def setup_logging(quiet: bool = False) -> None:
 
 
 def main_wrapper(prog: str, body: Callable[[], int], debug: bool) -> int:
-    """Run ``body``; turn expected errors into one line and exit status 2."""
+    """Run ``body``; turn expected errors into one line and exit status 2 (130 for Ctrl-C)."""
     try:
         return body()
     except (ConfigError, SetupError) as exc:
@@ -168,6 +168,11 @@ def main_wrapper(prog: str, body: Callable[[], int], debug: bool) -> int:
             traceback.print_exc()
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside the simulation loop (which handles it itself)
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 def with_section(config: Config, section: str, **changes) -> Config:
