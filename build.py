@@ -8,15 +8,22 @@ Usage::
 
 The module is built for the NEST that ``python`` imports: the PyPI binary wheel
 (whose ``nest-config`` names paths of the machine it was built on) or a NEST built
-from source (for example with MPI). What the wheel lacks is supplied here:
+from source (for example with MPI). Everything is detected from the installed NEST and
+written into a private ``nest-config`` for NESTML's build:
 
-* a private ``nest-config`` that points at the headers inside ``site-packages/nest``
-  and at the Boost headers of the ``boost-headers`` package;
-* a stand-in ``ltdl.h`` (NEST's headers use only the type ``lt_dlhandle`` from it);
+* headers: ``site-packages/nest/include/nest``, plus those include folders named by the
+  installed ``nest-config --includes`` that exist on this machine (an MPI build names
+  the MPI headers there; the temporary build paths of a wheel are dropped), plus the
+  Boost headers of the ``boost-headers`` package;
+* a stand-in ``ltdl.h`` only when no real one is found (NEST's headers use only the
+  type ``lt_dlhandle`` from it);
 * the C++ string ABI of the installed kernel, detected from its symbol names
-  (the manylinux wheel uses the old ABI, a source build the new one).
+  (the manylinux wheel uses the old ABI, a source build the new one);
+* the compiler: ``$CXX``, else the one ``nest-config --compiler`` names if it exists
+  here, else ``g++``; the compiler flags of ``nest-config --cflags``.
 
-Nothing but g++ (or ``$CXX``), cmake and make is needed from the system.
+Nothing but a C++ compiler, cmake and make is needed from the system (and, for a NEST
+built with MPI, the MPI development headers, e.g. Debian's ``libopenmpi-dev``).
 Before compiling, the generated C++ gets the edits listed in ``CODE_EDITS`` (they remove
 work NESTML's templates do for features the model does not use). A fingerprint of the
 model sources, this script and the NEST and NESTML versions is stored next to the module; when it matches, the build is
@@ -31,11 +38,15 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
+import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent
 MODELS_DIR = ROOT / "models"
@@ -105,9 +116,43 @@ def edit_generated_code(source: Path) -> None:
     source.write_text(text)
 
 
-def _check_tools() -> str:
-    """Return the C++ compiler to use; raise BuildError naming any missing tool."""
-    cxx = os.environ.get("CXX", "g++")
+# Compiler flags used when the installed NEST has no usable nest-config (those of NEST 3.10's wheel).
+DEFAULT_CFLAGS = "-Wall -fopenmp -O2 -O3 -DNDEBUG -std=c++20"
+# Folders the compiler searches anyway; naming them with -I is redundant (and gcc ignores it).
+SYSTEM_INCLUDE_DIRS = (Path("/usr/include"), Path("/usr/local/include"))
+
+
+def installed_nest_config() -> Path | None:
+    """The ``nest-config`` script installed with the NEST that this Python imports, if any."""
+    for folder in (Path(sysconfig.get_path("scripts")), Path(sys.executable).parent):
+        candidate = folder / "nest-config"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def query_nest_config(nest_config: Path | None, option: str) -> str:
+    """The answer of ``nest-config option`` ("" when there is no nest-config or it fails)."""
+    if nest_config is None:
+        return ""
+    try:
+        out = subprocess.run([str(nest_config), option], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _check_tools(nest_config: Path | None = None) -> str:
+    """Return the C++ compiler to use; raise BuildError naming any missing tool.
+
+    ``$CXX`` wins; otherwise the compiler NEST was built with (``nest-config --compiler``)
+    when it exists on this machine (the PyPI wheel names one of its build container);
+    otherwise ``g++``.
+    """
+    cxx = os.environ.get("CXX")
+    if not cxx:
+        nest_cxx = query_nest_config(nest_config, "--compiler")
+        cxx = nest_cxx if nest_cxx and shutil.which(nest_cxx) else "g++"
     missing = [tool for tool in (cxx, "cmake", "make") if shutil.which(tool) is None]
     if missing:
         hint = "install them (Debian/Ubuntu: apt-get install g++ cmake make)"
@@ -116,6 +161,7 @@ def _check_tools() -> str:
 
 
 def _nest_package_dir() -> Path:
+    # find_spec locates the package without importing it (an MPI build would start MPI)
     spec = importlib.util.find_spec("nest")
     if spec is None or spec.origin is None:
         raise BuildError("NEST is not importable: run `pip install -e .` (installs nest-simulator 3.10)")
@@ -164,28 +210,106 @@ def _model_files() -> list[Path]:
     return files
 
 
-def fingerprint(abi: int, nest_version: str, nestml_version: str, cxx: str) -> str:
+def nest_config_h(nest_dir: Path) -> dict[str, str]:
+    """The ``#define NAME VALUE`` lines of the installed NEST's ``config.h``."""
+    path = nest_dir / "include" / "nest" / "config.h"
+    if not path.exists():
+        raise BuildError(f"{path} is missing: this NEST installation has no headers to build a module against")
+    return dict(re.findall(r"^#define\s+(\w+)\s+(.*?)\s*$", path.read_text(), flags=re.MULTILINE))
+
+
+def usable_include_dirs(includes: str, build_prefix: str) -> list[Path]:
+    """Include folders of ``nest-config --includes`` that exist here, without NEST's build prefix.
+
+    A wheel's nest-config names the temporary folder it was built in (``build_prefix``) and
+    folders of its build machine; those are dropped, as are the compiler's system folders.
+    """
+    out: list[Path] = []
+    for token in shlex.split(includes):
+        if not token.startswith("-I") or len(token) == 2:
+            continue
+        folder = Path(token[2:])
+        if build_prefix and (folder == Path(build_prefix) or Path(build_prefix) in folder.parents):
+            continue
+        if folder in SYSTEM_INCLUDE_DIRS or not folder.is_dir() or folder in out:
+            continue
+        out.append(folder)
+    return out
+
+
+def find_header(name: str, folders: list[Path]) -> Path | None:
+    """The first ``folder/name`` that exists, searching ``folders`` and then the system folders."""
+    for folder in [*folders, *SYSTEM_INCLUDE_DIRS]:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def module_cflags(nest_cflags: str, abi: int) -> str:
+    """NEST's compiler flags with the kernel's string ABI (colour codes dropped: output goes to a log)."""
+    flags = [f for f in shlex.split(nest_cflags or DEFAULT_CFLAGS)
+             if not f.startswith(("-D_GLIBCXX_USE_CXX11_ABI", "-fdiagnostics-color"))]
+    return " ".join([*flags, f"-D_GLIBCXX_USE_CXX11_ABI={abi}"])
+
+
+class Toolchain(NamedTuple):
+    """How to compile a module for the installed NEST (all of it detected, nothing imported)."""
+
+    cxx: str
+    abi: int
+    cflags: str
+    include_dirs: tuple[str, ...]  # besides NEST's own headers and Boost
+    ltdl_standin: bool
+    have_mpi: bool
+
+    def describe(self) -> str:
+        return "|".join([self.cxx, str(self.abi), self.cflags, *self.include_dirs, str(self.ltdl_standin)])
+
+
+def detect_toolchain(nest_dir: Path, nest_config: Path | None, cxx: str) -> Toolchain:
+    """Read the installed NEST (kernel symbols, config.h, nest-config) and decide how to compile.
+
+    Raises
+    ------
+    BuildError
+        When NEST was built with MPI and ``mpi.h`` is in none of the include folders.
+    """
+    abi = detect_cxx11_abi(_kernel_library(nest_dir))
+    defines = nest_config_h(nest_dir)
+    folders = usable_include_dirs(query_nest_config(nest_config, "--includes"),
+                                  query_nest_config(nest_config, "--prefix"))
+    have_mpi = defines.get("HAVE_MPI") == "1"
+    if have_mpi and find_header("mpi.h", folders) is None:
+        raise BuildError("this NEST was built with MPI and its headers include <mpi.h>, which is not installed: "
+                         "install the MPI development headers (Debian/Ubuntu: apt-get install libopenmpi-dev)")
+    return Toolchain(cxx=cxx, abi=abi, cflags=module_cflags(query_nest_config(nest_config, "--cflags"), abi),
+                     include_dirs=tuple(str(f) for f in folders),
+                     ltdl_standin=find_header("ltdl.h", folders) is None, have_mpi=have_mpi)
+
+
+def fingerprint(toolchain: Toolchain, nest_version: str, nestml_version: str) -> str:
     """Hash of everything the compiled module depends on."""
     h = hashlib.sha256()
     for path in [Path(__file__).resolve(), *_model_files()]:
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
-    h.update(f"{abi}|{nest_version}|{nestml_version}|{cxx}|{sys.version_info[:2]}".encode())
+    h.update(f"{toolchain.describe()}|{nest_version}|{nestml_version}|{sys.version_info[:2]}".encode())
     return h.hexdigest()
 
 
-def _write_nest_config(prefix: Path, nest_dir: Path, abi: int, cxx: str) -> None:
-    """Write the private nest-config (and the ltdl.h stand-in) under ``prefix``."""
+def _write_nest_config(prefix: Path, nest_dir: Path, toolchain: Toolchain) -> None:
+    """Write the private nest-config (and, when needed, the ltdl.h stand-in) under ``prefix``."""
     import boost_headers  # provided by the PyPI package boost-headers
 
     include = prefix / "include"
-    include.mkdir(parents=True, exist_ok=True)
-    (include / "ltdl.h").write_text(_LTDL_STANDIN)
-    includes = " ".join(
-        f"-I{p}" for p in (nest_dir / "include" / "nest", Path(boost_headers.get_include()), include)
-    )
-    # The wheel's own flags (nest-config --cflags) plus the kernel's string ABI.
-    cflags = f"-Wall -fopenmp -O2 -O3 -DNDEBUG -std=c++20 -D_GLIBCXX_USE_CXX11_ABI={abi}"
+    shutil.rmtree(include, ignore_errors=True)
+    folders = [nest_dir / "include" / "nest", *map(Path, toolchain.include_dirs), Path(boost_headers.get_include())]
+    if toolchain.ltdl_standin:
+        include.mkdir(parents=True)
+        (include / "ltdl.h").write_text(_LTDL_STANDIN)
+        folders.append(include)
+    includes = " ".join(f"-I{p}" for p in folders)
+    cxx, cflags = toolchain.cxx, toolchain.cflags
     answers = {
         "--prefix": str(prefix),
         "--exec-prefix": str(prefix),
@@ -210,7 +334,9 @@ def _generate_and_compile(build_dir: Path, prefix: Path, log) -> None:
     from pynestml.frontend.pynestml_frontend import generate_nest_target
 
     target = build_dir / "target"
-    install = build_dir / "install"
+    # compile into a fresh folder and swap it in at the end: a NEST that loads the module
+    # meanwhile (another process, using the same build folder) still finds the previous one
+    install = build_dir / "install.new"
     shutil.rmtree(target, ignore_errors=True)
     shutil.rmtree(install, ignore_errors=True)
     log_path = build_dir / "build.log"
@@ -253,6 +379,12 @@ def _generate_and_compile(build_dir: Path, prefix: Path, log) -> None:
             os.close(saved[1])
     if not (install / f"{MODULE_NAME}.so").exists():
         raise BuildError(f"the build produced no {MODULE_NAME}.so; see {log_path}")
+    current, previous = build_dir / "install", build_dir / "install.old"
+    shutil.rmtree(previous, ignore_errors=True)
+    if current.exists():
+        current.rename(previous)
+    install.rename(current)
+    shutil.rmtree(previous, ignore_errors=True)
     log(f"compiler output in {log_path}")
 
 
@@ -264,12 +396,14 @@ def build(build_dir: Path = DEFAULT_BUILD_DIR, force: bool = False, log=print) -
     BuildError
         With a one-line message (missing tool, missing NEST/NESTML, failed compilation).
     """
-    cxx = _check_tools()
+    nest_config = installed_nest_config()
+    cxx = _check_tools(nest_config)
     build_dir = Path(build_dir).resolve()
     nest_dir = _nest_package_dir()
-    abi = detect_cxx11_abi(_kernel_library(nest_dir))
+    toolchain = detect_toolchain(nest_dir, nest_config, cxx)
+    abi = toolchain.abi
     versions = {"nest": _nest_version(), "nestml": _nestml_version()}
-    stamp = fingerprint(abi, versions["nest"], versions["nestml"], cxx)
+    stamp = fingerprint(toolchain, versions["nest"], versions["nestml"])
     module = build_dir / "install" / f"{MODULE_NAME}.so"
     manifest_path = build_dir / MANIFEST
     if not force and module.exists() and manifest_path.exists():
@@ -278,11 +412,13 @@ def build(build_dir: Path = DEFAULT_BUILD_DIR, force: bool = False, log=print) -
             return module
 
     t0 = time.perf_counter()
-    log(f"building {MODULE_NAME} for NEST {versions['nest']} (C++11 ABI={abi}) with NESTML {versions['nestml']} ...")
+    log(f"building {MODULE_NAME} for NEST {versions['nest']}{' with MPI' if toolchain.have_mpi else ''} "
+        f"(C++11 ABI={abi}, {cxx}) with NESTML {versions['nestml']} ...")
     build_dir.mkdir(parents=True, exist_ok=True)
-    manifest_path.unlink(missing_ok=True)  # an interrupted build must not look complete
+    # An interrupted build leaves the previous module and manifest in place (complete, but with
+    # the old fingerprint, so the next run rebuilds); the manifest is written after the swap.
     prefix = build_dir / "nest_prefix"
-    _write_nest_config(prefix, nest_dir, abi, cxx)
+    _write_nest_config(prefix, nest_dir, toolchain)
     _generate_and_compile(build_dir, prefix, log)
     manifest = {
         "fingerprint": stamp,
@@ -292,6 +428,11 @@ def build(build_dir: Path = DEFAULT_BUILD_DIR, force: bool = False, log=print) -
         "nest_version": versions["nest"],
         "nestml_version": versions["nestml"],
         "cxx11_abi": abi,
+        "nest_have_mpi": toolchain.have_mpi,
+        "compiler": cxx,
+        "cflags": toolchain.cflags,
+        "include_dirs": list(toolchain.include_dirs),
+        "ltdl_standin": toolchain.ltdl_standin,
         "nest_kernel": str(_kernel_library(nest_dir)),
     }
     manifest_path.write_text(json.dumps(manifest, indent=2))

@@ -74,6 +74,13 @@ def install_neuron_module(directory: str | Path | None = None) -> str:
     if manifest.get("nest_version") != nest.__version__:
         raise SetupError(f"{MODULE_NAME} was built for NEST {manifest.get('nest_version')} but NEST "
                          f"{nest.__version__} is installed: run `python build.py` again")
+    built_for = manifest.get("nest_kernel")
+    nest_dir = Path(nest.__file__).resolve().parent
+    if built_for and Path(built_for).resolve().parent != nest_dir:
+        # e.g. a module built for the MPI-enabled NEST of another environment (other C++ ABI)
+        raise SetupError(f"{module} was built for the NEST in {Path(built_for).parent}, but this Python uses "
+                         f"the NEST in {nest_dir}: run `python build.py` with this Python (keep one build "
+                         "folder per NEST with `python build.py --build-dir DIR` and MICROCIRCUIT_BUILD_DIR=DIR)")
     if NESTML_MODEL in nest.node_models:
         return NESTML_MODEL  # already installed in this kernel
     try:
