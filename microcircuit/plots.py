@@ -183,7 +183,9 @@ def _edges(observable: str, values: np.ndarray, quantum: float | None = None, n_
     values = values[np.isfinite(values)]
     if values.size == 0:
         return np.linspace(0, 1, n_bins + 1)
-    lo, hi = np.quantile(values, [0.002, 0.998])
+    # the bulk: CCs of low-rate neurons have long sparse tails, which would squeeze the histogram
+    tail = 0.005 if observable == "cc" else 0.002
+    lo, hi = np.quantile(values, [tail, 1 - tail])
     if observable == "rate":
         lo = 0.0
     if observable == "cv":
