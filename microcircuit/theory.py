@@ -216,7 +216,7 @@ class Inputs:
     i_const: np.ndarray
     neuron: NeuronParams
 
-    def with_poisson(self, rate, weight, weight_sd=0.0) -> "Inputs":
+    def with_poisson(self, rate, weight, weight_sd=0.0) -> Inputs:
         """These inputs plus one more external Poisson source (spikes/s per neuron, pA)."""
         n = self.i_const.shape[0]
 
@@ -227,7 +227,7 @@ class Inputs:
             ext_weight=np.hstack([self.ext_weight, col(weight)]),
             ext_weight_sd=np.hstack([self.ext_weight_sd, col(weight_sd)]))
 
-    def with_current(self, current) -> "Inputs":
+    def with_current(self, current) -> Inputs:
         """These inputs plus a constant current per population (pA)."""
         return dataclasses.replace(self, i_const=self.i_const + np.asarray(current, dtype=float))
 
@@ -671,7 +671,7 @@ def format_comparison(prediction: xr.Dataset, simulated: xr.DataArray) -> str:
     for i, name in enumerate(c["population"].values):
         dev = c["deviation"].values[i]
         dev_text = f"{100 * dev:+8.0f}%" if np.isfinite(dev) else f"{'-':>9}"
-        lines.append(f"{str(name):<10} {c['simulated'].values[i]:9.3f} {c['predicted'].values[i]:9.3f} {dev_text}")
+        lines.append(f"{name!s:<10} {c['simulated'].values[i]:9.3f} {c['predicted'].values[i]:9.3f} {dev_text}")
     return "\n".join(lines)
 
 
@@ -683,12 +683,12 @@ def format_table(prediction: xr.Dataset) -> str:
     """The prediction as a text table (one line per population)."""
     p = prediction
     a = p.attrs
-    lines = [f"mean-field prediction: n_scaling {a['n_scaling']:g}, k_scaling {a['k_scaling']:g}, "
-             f"{a['background']} background; threshold {a['threshold_mV']:g} mV above E_L",
+    lines = [(f"mean-field prediction: n_scaling {a['n_scaling']:g}, k_scaling {a['k_scaling']:g}, "
+              f"{a['background']} background; threshold {a['threshold_mV']:g} mV above E_L"),
              f"{'population':<10} {'rate':>9} {'mu':>8} {'sigma':>8} {'I mean':>9} {'I sd':>8}",
              f"{'':<10} {'(1/s)':>9} {'(mV)':>8} {'(mV)':>8} {'(pA)':>9} {'(pA)':>8}"]
     for i, name in enumerate(p["population"].values):
-        lines.append(f"{str(name):<10} {p['rate'].values[i]:9.3f} {p['mu'].values[i]:8.2f} "
+        lines.append(f"{name!s:<10} {p['rate'].values[i]:9.3f} {p['mu'].values[i]:8.2f} "
                      f"{p['sigma'].values[i]:8.2f} {p['current_mean'].values[i]:9.1f} "
                      f"{p['current_sd'].values[i]:8.1f}")
     extra = [v for v in p.data_vars if v.startswith("rate_") and not np.all(np.isnan(p[v].values))]

@@ -19,7 +19,13 @@ import scipy.special
 import xarray as xr
 
 from microcircuit import theory
-from microcircuit.parameters import Config, NetworkParams, NeuronParams, StimulusParams, derive
+from microcircuit.parameters import (
+    Config,
+    NetworkParams,
+    NeuronParams,
+    StimulusParams,
+    derive,
+)
 
 from ..conftest import ROOT
 from ..tables import small_table
@@ -231,11 +237,11 @@ def _nnmt_arguments(cfg, table):
     inputs = theory.network_inputs(cfg, d)
     nrn = cfg.network.neuron
     to_volt = nrn.tau_syn / nrn.C_m * 1e-3  # PSC amplitude (pA) -> integrated PSP jump (V)
-    return d, inputs, dict(
-        J=d.weight * to_volt, K=inputs.indegree, V_0_rel=(nrn.V_reset - nrn.E_L) * 1e-3,
-        V_th_rel=(nrn.V_th - nrn.E_L) * 1e-3, tau_m=nrn.tau_m * 1e-3, tau_r=nrn.t_ref * 1e-3,
-        tau_s=nrn.tau_syn * 1e-3, J_ext=np.full(len(d.populations), d.weight_ext * to_volt),
-        K_ext=d.k_ext.astype(float), nu_ext=float(table["bg_rate"]))
+    return inputs, {
+        "J": d.weight * to_volt, "K": inputs.indegree, "V_0_rel": (nrn.V_reset - nrn.E_L) * 1e-3,
+        "V_th_rel": (nrn.V_th - nrn.E_L) * 1e-3, "tau_m": nrn.tau_m * 1e-3, "tau_r": nrn.t_ref * 1e-3,
+        "tau_s": nrn.tau_syn * 1e-3, "J_ext": np.full(len(d.populations), d.weight_ext * to_volt),
+        "K_ext": d.k_ext.astype(float), "nu_ext": float(table["bg_rate"])}
 
 
 def test_input_moments_agree_with_nnmt(pd14_table):
@@ -243,7 +249,7 @@ def test_input_moments_agree_with_nnmt(pd14_table):
     from nnmt.lif import _general
 
     cfg = config(1.0, "poisson", weight_rel_sd=0.0)  # nnmt has no weight distribution
-    d, inputs, a = _nnmt_arguments(cfg, pd14_table)
+    inputs, a = _nnmt_arguments(cfg, pd14_table)
     rates = pd14_table["full_mean_rate"].values
     mu, sigma = theory.input_moments(rates, inputs)
     args = (rates, a["J"], a["K"], a["tau_m"], a["J_ext"], a["K_ext"], a["nu_ext"])
@@ -260,7 +266,7 @@ def test_pd14_solution_agrees_with_nnmt(pd14_table):
     """
     nnmt = _nnmt()
     cfg = config(1.0, "poisson", weight_rel_sd=0.0)
-    d, inputs, a = _nnmt_arguments(cfg, pd14_table)
+    _, a = _nnmt_arguments(cfg, pd14_table)
     with _quiet():
         theirs = nnmt.lif.exp._firing_rates(**a)
     ours = theory.predict(cfg, pd14_table)["rate"].values
