@@ -6,29 +6,36 @@ Every run option of ``python -m microcircuit.run`` is accepted. Each measured ru
 process (so peak memory and timings are its own); with ``--compare builtin`` the NESTML and
 the built-in neuron alternate, ``--repeat`` times each, and the ratios are printed.
 
+Under ``mpirun``/``srun`` the job itself is the measured run (one per job: an MPI process
+cannot start fresh worker processes that join MPI): every rank measures itself, and rank 0
+reports the peak memory of each rank, their maximum and their sum, and the slowest rank's times.
+
 Examples::
 
     python -m microcircuit.benchmark --scale 0.1 --t-sim 1000 --json bench.json
     python -m microcircuit.benchmark --threads 2 --compare builtin --json full_dc.json
+    mpirun -n 2 python -m microcircuit.benchmark --threads 1 --json full_dc_2x1.json
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import cli
+from . import cli, parallel
 
 log = logging.getLogger("microcircuit")
 
 RECIPE = {"scale": 1.0, "background": "dc", "v0": "optimized", "t_presim": 500.0, "t_sim": 10_000.0}
-KEYS = ("neuron", "scale", "threads", "background", "poisson_source", "t_setup_s", "t_create_s", "t_connect_s",
-        "t_construct_s", "t_presim_s", "t_sim_s", "real_time_factor", "num_synapses", "num_connections",
-        "num_spikes", "peak_rss_mb", "nest_memory_mb", "estimated_mb")
+KEYS = ("neuron", "scale", "threads", "mpi_processes", "background", "poisson_source", "t_setup_s", "t_create_s",
+        "t_connect_s", "t_construct_s", "t_presim_s", "t_sim_s", "real_time_factor", "num_synapses",
+        "num_connections", "num_spikes", "peak_rss_mb", "peak_rss_mb_sum", "peak_rss_mb_per_rank", "nest_memory_mb",
+        "estimated_mb")
 
 
 def parser() -> cli.ArgumentParser:
@@ -46,8 +53,14 @@ def parser() -> cli.ArgumentParser:
     return p
 
 
-def measure(config, check_memory: bool = True) -> dict:
-    """Build and simulate ``config`` in this process without recording; return the measurements."""
+def measure(config, check_memory: bool = True) -> dict | None:
+    """Build and simulate ``config`` in this process without recording; return the measurements.
+
+    On several MPI processes (collective: every rank calls it) each rank measures itself and
+    rank 0 returns the record of the job (None on the other ranks): times of the slowest rank,
+    peak memory per rank (``peak_rss_mb_per_rank``), its maximum (``peak_rss_mb``) and sum
+    (``peak_rss_mb_sum``), NEST's memory summed over ranks, spikes summed over ranks.
+    """
     import dataclasses
 
     from . import network, resources, simulation
@@ -56,6 +69,15 @@ def measure(config, check_memory: bool = True) -> dict:
         config.simulation, record=False, chunk=max(config.simulation.t_presim, config.simulation.t_sim)))
     result = simulation.run(config, output_dir=None, check_memory=check_memory)
     t = result.timings
+    mine = {"timings": {k: t.get(k, 0.0) for k in ("setup", "create", "connect", "presim", "sim")},
+            "num_spikes": network.local_spike_count(), "peak_rss_mb": resources.peak_rss_mb(),
+            "nest_memory_mb": network.kernel_info()["memory_size_mb"]}
+    ranks = parallel.gather(mine)
+    if ranks is None:
+        return None
+    t = {k: max(r["timings"][k] for r in ranks) for k in mine["timings"]}  # the slowest rank sets the pace
+    rss = [r["peak_rss_mb"] for r in ranks]
+    nest_mb = [r["nest_memory_mb"] for r in ranks]
     sim = config.simulation
     construct = t["setup"] + t["create"] + t["connect"]
     return {
@@ -63,21 +85,24 @@ def measure(config, check_memory: bool = True) -> dict:
         "scale": config.network.n_scaling if config.network.n_scaling == config.network.k_scaling
         else [config.network.n_scaling, config.network.k_scaling],
         "threads": sim.threads,
+        "mpi_processes": len(ranks),
         "background": config.network.background,
         "poisson_source": config.network.poisson_source if config.network.background == "poisson" else None,
         "t_setup_s": t["setup"],
         "t_create_s": t["create"],
         "t_connect_s": t["connect"],
         "t_construct_s": construct,
-        "t_presim_s": t.get("presim", 0.0),
-        "t_sim_s": t.get("sim", 0.0),
-        "real_time_factor": t.get("sim", 0.0) / (sim.t_sim / 1000.0),
+        "t_presim_s": t["presim"],
+        "t_sim_s": t["sim"],
+        "real_time_factor": t["sim"] / (sim.t_sim / 1000.0),
         "num_synapses": result.derived.n_synapses,
         "num_neurons": result.derived.n_neurons,
         "num_connections": result.kernel["num_connections"],
-        "num_spikes": network.local_spike_count(),
-        "peak_rss_mb": resources.peak_rss_mb(),
-        "nest_memory_mb": network.kernel_info()["memory_size_mb"],
+        "num_spikes": sum(r["num_spikes"] for r in ranks),
+        "peak_rss_mb": max(rss),
+        "peak_rss_mb_sum": sum(rss),
+        "peak_rss_mb_per_rank": rss,
+        "nest_memory_mb": None if None in nest_mb else sum(nest_mb),
         "estimated_mb": result.estimated_mb,
         "t_presim_ms": sim.t_presim,
         "t_sim_ms": sim.t_sim,
@@ -87,6 +112,7 @@ def measure(config, check_memory: bool = True) -> dict:
         "microcircuit_version": simulation.package_version(),
         "host": platform.node(),
         "cpu": _cpu_name(),
+        "load_average": os.getloadavg(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -114,15 +140,19 @@ def _run_worker(config_dict: dict, check_memory: bool) -> dict:
 
 
 def _table(records: list[dict]) -> str:
-    head = (f"{'neuron':8} {'scale':>5} {'thr':>3} {'background':>10} {'construct s':>11} {'sim s':>8} "
-            f"{'RTF':>7} {'spikes':>10} {'peak RSS MB':>11} {'NEST MB':>8}")
+    """One row per run; ``peak RSS MB`` is per process (the largest rank's), ``sum`` over all ranks."""
+    head = (f"{'neuron':8} {'scale':>5} {'procs':>5} {'thr':>3} {'background':>10} {'construct s':>11} {'sim s':>8} "
+            f"{'RTF':>7} {'spikes':>10} {'peak RSS MB':>11} {'sum MB':>8} {'NEST MB':>8}")
     rows = [head]
     for r in records:
         bg = r["background"] + ("/neuron" if r.get("poisson_source") == "neuron" else "")
         nest_mb = r["nest_memory_mb"] if r["nest_memory_mb"] is not None else float("nan")
-        rows.append(f"{r['neuron']:8} {r['scale']!s:>5} {r['threads']:>3} {bg:>10} {r['t_construct_s']:>11.1f} "
-                    f"{r['t_sim_s']:>8.1f} {r['real_time_factor']:>7.2f} {r['num_spikes']:>10} "
-                    f"{r['peak_rss_mb']:>11.0f} {nest_mb:>8.0f}")
+        rows.append(f"{r['neuron']:8} {r['scale']!s:>5} {r.get('mpi_processes', 1):>5} {r['threads']:>3} {bg:>10} "
+                    f"{r['t_construct_s']:>11.1f} {r['t_sim_s']:>8.1f} {r['real_time_factor']:>7.2f} "
+                    f"{r['num_spikes']:>10} {r['peak_rss_mb']:>11.0f} {r.get('peak_rss_mb_sum', r['peak_rss_mb']):>8.0f} "
+                    f"{nest_mb:>8.0f}")
+        if r.get("mpi_processes", 1) > 1:
+            rows.append("    peak RSS MB per rank: " + ", ".join(f"{x:.0f}" for x in r["peak_rss_mb_per_rank"]))
     return "\n".join(rows)
 
 
@@ -143,8 +173,11 @@ def _main(args) -> int:
         args.scale = RECIPE["scale"]
     config, _ = cli.config_from_args(args)
     if args.print_config:
-        sys.stdout.write(cli.to_toml(config))
+        if parallel.is_root():
+            sys.stdout.write(cli.to_toml(config))
         return 0
+    if parallel.launched():
+        return _measure_this_job(args, config)
     if args.memory_calibration:
         return _memory_calibration(config, args.memory_calibration)
     if args.repeat < 1:
@@ -169,6 +202,24 @@ def _main(args) -> int:
         print(_ratios(records))
     if args.json:
         args.json.write_text(json.dumps(records, indent=2))
+        log.info("wrote %s", args.json)
+    return 0
+
+
+def _measure_this_job(args, config) -> int:
+    """Under mpirun/srun: this job is the one measured run; rank 0 prints and writes the record."""
+    if args.memory_calibration or args.compare or args.repeat != 1:
+        raise cli.ConfigError("under mpirun/srun each job measures one run: drop --repeat, --compare and "
+                              "--memory-calibration (start one job per run)")
+    record = measure(config, check_memory=not args.skip_memory_check)
+    if record is None:  # not rank 0
+        return 0
+    log.info("construction %.1f s, simulation %.1f s (real-time factor %.2f), peak RSS per rank %s MB",
+             record["t_construct_s"], record["t_sim_s"], record["real_time_factor"],
+             ", ".join(f"{x:.0f}" for x in record["peak_rss_mb_per_rank"]))
+    print(_table([record]))
+    if args.json:
+        args.json.write_text(json.dumps([record], indent=2))
         log.info("wrote %s", args.json)
     return 0
 

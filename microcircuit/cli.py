@@ -17,6 +17,7 @@ from typing import Callable
 import tomli_w
 import xarray as xr
 
+from . import parallel
 from .errors import ConfigError, SetupError
 from .parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, V0_CHOICES, Config
 
@@ -44,10 +45,18 @@ _OPTION_FIELDS = {
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with exit status 2 and a one-line message for every usage error."""
+    """argparse with exit status 2 and a one-line message for every usage error.
+
+    Under an MPI launcher every rank parses the same command line; only rank 0 prints
+    help, usage errors and the like.
+    """
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def _print_message(self, message, file=None):
+        if parallel.is_root():
+            super()._print_message(message, file)
 
 
 def add_run_options(p: argparse.ArgumentParser, record_options: bool = True) -> None:
@@ -151,8 +160,10 @@ def to_toml(config: Config) -> str:
 
 
 def setup_logging(quiet: bool = False) -> None:
+    """Log messages to stderr; on several MPI processes rank 0 logs, the others only errors."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(parallel.RankFilter())
     root = logging.getLogger("microcircuit")
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -160,19 +171,36 @@ def setup_logging(quiet: bool = False) -> None:
 
 
 def main_wrapper(prog: str, body: Callable[[], int], debug: bool) -> int:
-    """Run ``body``; turn expected errors into one line and exit status 2 (130 for Ctrl-C)."""
+    """Run ``body``; turn expected errors into one line and exit status 2 (130 for Ctrl-C).
+
+    On several MPI processes no error may leave the other ranks waiting: errors met before the
+    network is built are agreed on by all ranks and printed once by rank 0 (status 2); any error
+    after that (also an unexpected one, status 1) prints its one-line message with the rank and
+    ends all ranks at once (see ``parallel.fail``).
+    """
     try:
         return body()
+    except parallel.AgreedError as exc:
+        if debug:
+            traceback.print_exc()
+        return parallel.report(prog, exc.failure)
     except (ConfigError, SetupError) as exc:
         if debug:
             traceback.print_exc()
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
+        return parallel.fail(prog, str(exc), 2)
     except KeyboardInterrupt:  # Ctrl-C outside the simulation loop (which handles it itself)
         if debug:
             traceback.print_exc()
+        if parallel.several():
+            return parallel.fail(prog, "interrupted", 130)
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not parallel.several():
+            raise
+        if debug:
+            traceback.print_exc()
+        return parallel.fail(prog, f"{type(exc).__name__}: {exc}", 1)
 
 
 def with_section(config: Config, section: str, **changes) -> Config:

@@ -54,6 +54,47 @@ def build_dir() -> Path:
     return Path(os.environ.get("MICROCIRCUIT_BUILD_DIR", ROOT / "build"))
 
 
+def _installed_nest_dir() -> Path | None:
+    """Folder of the ``nest`` package this Python would import, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nest")
+    return Path(spec.origin).resolve().parent if spec is not None and spec.origin else None
+
+
+def check_neuron_module(directory: str | Path | None = None) -> Path:
+    """Check, without importing NEST, that the module is built for the installed NEST; return its path.
+
+    Raises
+    ------
+    SetupError
+        If the module has not been built (run ``python build.py``) or was built for another NEST.
+    """
+    import importlib.metadata
+
+    directory = Path(directory) if directory is not None else build_dir()
+    manifest_path = directory / "manifest.json"
+    module = directory / "install" / f"{MODULE_NAME}.so"
+    if not manifest_path.exists() or not module.exists():
+        raise SetupError(f"the NESTML neuron module is not built ({module} missing): run `python build.py` first")
+    manifest = json.loads(manifest_path.read_text())
+    try:
+        installed = importlib.metadata.version("nest-simulator")
+    except importlib.metadata.PackageNotFoundError:  # a NEST without pip metadata: checked at install
+        installed = manifest.get("nest_version")
+    if manifest.get("nest_version") != installed:
+        raise SetupError(f"{MODULE_NAME} was built for NEST {manifest.get('nest_version')} but NEST "
+                         f"{installed} is installed: run `python build.py` again")
+    built_for = manifest.get("nest_kernel")
+    nest_dir = _installed_nest_dir()
+    if built_for and nest_dir is not None and Path(built_for).resolve().parent != nest_dir:
+        # e.g. a module built for the MPI-enabled NEST of another environment (other C++ ABI)
+        raise SetupError(f"{module} was built for the NEST in {Path(built_for).parent}, but this Python uses "
+                         f"the NEST in {nest_dir}: run `python build.py` with this Python (keep one build "
+                         "folder per NEST with `python build.py --build-dir DIR` and MICROCIRCUIT_BUILD_DIR=DIR)")
+    return module
+
+
 def install_neuron_module(directory: str | Path | None = None) -> str:
     """Install the compiled NESTML module into the current NEST kernel; return the NEST model name.
 
@@ -65,22 +106,11 @@ def install_neuron_module(directory: str | Path | None = None) -> str:
         If the module has not been built (run ``python build.py``) or was built for another NEST.
     """
     nest = _nest()
-    directory = Path(directory) if directory is not None else build_dir()
-    manifest_path = directory / "manifest.json"
-    module = directory / "install" / f"{MODULE_NAME}.so"
-    if not manifest_path.exists() or not module.exists():
-        raise SetupError(f"the NESTML neuron module is not built ({module} missing): run `python build.py` first")
-    manifest = json.loads(manifest_path.read_text())
+    module = check_neuron_module(directory)
+    manifest = json.loads((module.parent.parent / "manifest.json").read_text())
     if manifest.get("nest_version") != nest.__version__:
         raise SetupError(f"{MODULE_NAME} was built for NEST {manifest.get('nest_version')} but NEST "
                          f"{nest.__version__} is installed: run `python build.py` again")
-    built_for = manifest.get("nest_kernel")
-    nest_dir = Path(nest.__file__).resolve().parent
-    if built_for and Path(built_for).resolve().parent != nest_dir:
-        # e.g. a module built for the MPI-enabled NEST of another environment (other C++ ABI)
-        raise SetupError(f"{module} was built for the NEST in {Path(built_for).parent}, but this Python uses "
-                         f"the NEST in {nest_dir}: run `python build.py` with this Python (keep one build "
-                         "folder per NEST with `python build.py --build-dir DIR` and MICROCIRCUIT_BUILD_DIR=DIR)")
     if NESTML_MODEL in nest.node_models:
         return NESTML_MODEL  # already installed in this kernel
     try:
@@ -282,20 +312,38 @@ def run(network: Network, config: Config, on_chunk: ChunkCallback | None = None,
     return t
 
 
+def process_info() -> tuple[int, int]:
+    """(rank, number of MPI processes) of this NEST; imports NEST, which starts MPI if it has it."""
+    nest = _nest()
+    return int(nest.Rank()), int(nest.NumProcesses())
+
+
+def sync_processes() -> None:
+    """NEST's barrier: returns when every MPI process has called it."""
+    _nest().SyncProcesses()
+
+
 def local_spike_count() -> int:
     """Spikes emitted by this process's neurons since the network was built (no recorder needed)."""
     return int(_nest().local_spike_counter)
 
 
 def kernel_info() -> dict:
-    """NEST facts worth storing with a run."""
+    """NEST facts worth storing with a run.
+
+    Collective on several MPI processes (call it on every rank): ``num_connections`` is the
+    total over all ranks (NEST reports each rank's own); ``memory_size_mb`` is this rank's.
+    """
+    from . import parallel
+
     nest = _nest()
+    parallel.start()
     ks = nest.GetKernelStatus()
     return {
         "nest_version": nest.__version__,
         "virtual_processes": int(ks["total_num_virtual_procs"]),
         "mpi_processes": int(ks["num_processes"]),
         "threads": int(ks["local_num_threads"]),
-        "num_connections": int(ks["num_connections"]),
+        "num_connections": int(parallel.total(int(ks["num_connections"]))),
         "memory_size_mb": float(ks.get("memory_size", 0)) / 1024.0 if "memory_size" in ks else None,
     }

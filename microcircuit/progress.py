@@ -9,6 +9,8 @@ import shutil
 import sys
 import time
 
+from . import parallel
+
 log = logging.getLogger("microcircuit")
 
 PHASES = {"connect": ("connecting", "pathways"), "simulate": ("simulating", "ms")}
@@ -32,7 +34,7 @@ class Progress:
         self._bar = None
 
     def __call__(self, phase: str, done: float, total: float) -> None:
-        if not self.enabled:
+        if not self.enabled or not parallel.is_root():  # on several MPI processes, rank 0 reports
             return
         if phase != self._phase:
             self.close()

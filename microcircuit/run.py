@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import cli
+from . import cli, parallel
 from .progress import Progress
 
 log = logging.getLogger("microcircuit")
@@ -45,9 +45,11 @@ def _main(args) -> int:
     if args.recover:
         from .output import SPIKES_FILE, recover
 
+        if parallel.launched():
+            raise cli.ConfigError("--recover merges the files of all ranks in one process: run it without mpirun/srun")
         try:
             path = recover(args.output / SPIKES_FILE)
-        except (FileNotFoundError, FileExistsError) as exc:
+        except (FileNotFoundError, FileExistsError, ValueError) as exc:
             raise cli.ConfigError(f"--recover: {exc}") from None
         log.info("wrote %s from the unfinished run data", path)
         return 0
@@ -55,7 +57,8 @@ def _main(args) -> int:
     if args.no_record:
         config = cli.with_section(config, "simulation", record=False)
     if args.print_config:
-        sys.stdout.write(cli.to_toml(config))
+        if parallel.is_root():
+            sys.stdout.write(cli.to_toml(config))
         return 0
     progress = Progress(enabled=not args.quiet)
     try:
@@ -73,12 +76,13 @@ def _main(args) -> int:
         log.info("mean rates (spikes/s) in [%g, %g] ms:", sim.t_presim, min(result.t_reached, sim.t_presim + sim.t_sim))
         for pop, rate in zip(result.mean_rates["population"].values, result.mean_rates.values):
             log.info("  %-6s %7.3f", pop, rate)
-    if result.spikes_path is not None:
+    if result.spikes_path is not None and parallel.is_root():
         if not args.no_plots:
             _save_plots(result)
         log.info("wrote %s", result.spikes_path)
     if not result.complete:
-        log.error("run %s; %s holds the spikes up to there", result.status, result.spikes_path)
+        if parallel.is_root():  # all ranks stopped together; one says so
+            log.error("run %s; %s holds the spikes up to there", result.status, result.spikes_path)
         return 130 if "SIGINT" in result.status else 143
     return 0
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import analysis, network, resources
+from . import analysis, network, parallel, resources
 from .connectivity import DEFAULT_TABLE, check_table, load_table
-from .errors import ConfigError
-from .output import SPIKES_FILE, STATUS_COMPLETE, SpikeWriter, load_spikes
+from .errors import ConfigError, SetupError
+from .output import SPIKES_FILE, STATUS_COMPLETE, SpikeWriter, load_spikes, merge_partials
 from .parameters import Config, Derived, derive, subthreshold_populations
 
 log = logging.getLogger("microcircuit")
@@ -77,14 +77,25 @@ def table_from_json(text: str) -> xr.Dataset:
 
 
 class StopRequest:
-    """Turns SIGINT/SIGTERM into a flag that the run loop checks after every chunk."""
+    """Turns SIGINT/SIGTERM into a flag that the run loop checks after every chunk.
+
+    On several MPI processes the check is collective (every rank calls it once per chunk):
+    the ranks agree to stop when any of them got a signal, so that all stop after the same
+    chunk; ``signal_name`` is then the first rank's signal on every rank.
+    """
 
     def __init__(self):
         self.signal_name: str | None = None
+        self.stopped = False
         self._saved = {}
 
     def __call__(self) -> bool:
-        return self.signal_name is not None
+        if not self.stopped:
+            names = [n for n in parallel.allgather(self.signal_name) if n is not None]
+            if names:
+                self.signal_name = names[0]
+                self.stopped = True
+        return self.stopped
 
     def _handler(self, signum, frame):
         if self.signal_name is not None:  # second signal: give up immediately
@@ -133,28 +144,22 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
     if output_dir is None and config.simulation.record:
         config = dataclasses.replace(config, simulation=dataclasses.replace(config.simulation, record=False))
     sim = config.simulation
-    table = table_for(config) if table is None else table
-    derived = derive(config, table)
+    try:
+        table, derived, out_path, need = _prepare(config, output_dir, overwrite, table, check_memory)
+    except (ConfigError, SetupError) as exc:
+        if not parallel.several():
+            raise
+        # on several MPI processes, every rank learns about every rank's error before NEST builds anything
+        raise parallel.AgreedError(parallel.checkpoint((str(exc), 2))) from None
+    failure = parallel.checkpoint()  # one process: imports NEST and returns at once
+    if failure is not None:
+        raise parallel.AgreedError(failure)
     record = sim.record
-    out_path = None
-    if record:
-        out_dir = Path(output_dir)
-        out_path = out_dir / SPIKES_FILE
-        if out_path.exists() and not overwrite:
-            raise ConfigError(f"{out_path} exists; choose another --output or pass --overwrite")
-        if out_dir.exists() and not out_dir.is_dir():
-            raise ConfigError(f"--output {out_dir} is not a folder")
-    need = resources.estimate_run_mb(config, derived, table)
-    have = resources.available_mb()
-    if check_memory and need > have:
-        raise ConfigError(f"this network needs about {need / 1024:.1f} GB (estimate, +-"
-                          f"{100 * resources.RELATIVE_ERROR:.0f} %) but only {have / 1024:.1f} GB are available; "
-                          "use a smaller --scale, or --skip-memory-check to try anyway")
-    log.info("estimated peak memory %.0f MB (%.0f MB available)", need, have)
-    for pop in subthreshold_populations(config, derived):
-        log.warning("population %s gets less than rheobase from its DC input with k_scaling = %g: it fires only "
-                    "through recurrent input (use --background poisson or a k_scaling closer to 1)",
-                    pop, config.network.k_scaling)
+    n_procs = parallel.size()
+    if not parallel.is_root():
+        progress = None  # progress is reported by rank 0
+    if n_procs > 1:
+        log.info("running on %d MPI processes x %d threads", n_procs, sim.threads)
 
     log.info("building %d neurons and %d synapses (%s neuron, %s background, n_scaling %g, k_scaling %g)",
              derived.n_neurons, derived.n_synapses, config.network.neuron_model, config.network.background,
@@ -169,7 +174,9 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
         out_path.parent.mkdir(parents=True, exist_ok=True)
         ids = np.concatenate([np.asarray(p.tolist(), dtype=np.int64) for p in net.populations])
         pops = np.repeat(np.array(derived.populations), derived.sizes)
-        writer = SpikeWriter(out_path, ids, pops, _attributes(config, derived, kernel, table))
+        # each rank streams the spikes of its own neurons to its own partial file
+        writer = SpikeWriter(out_path, ids, pops, _attributes(config, derived, kernel, table),
+                             rank=parallel.rank(), size=n_procs)
 
     reached = [0.0]  # model time whose spikes are on disk
 
@@ -188,24 +195,84 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
             t_reached = network.run(net, config, on_chunk, stop)
         except BaseException as exc:
             if writer is not None:
-                _finish_partial(writer, f"incomplete: run ended by {type(exc).__name__} at t = {reached[0]:g} ms")
+                if n_procs == 1:
+                    _finish_partial(writer, f"incomplete: run ended by {type(exc).__name__} at t = {reached[0]:g} ms")
+                else:  # the other ranks are ended, not asked: keep this rank's data for --recover
+                    _close_partial(writer, out_path)
             raise
-        if stop():
+        if stop.stopped:
             status = f"incomplete: interrupted by {stop.signal_name} at t = {t_reached:g} ms"
 
     result = RunResult(config=config, derived=derived, spikes_path=None, t_reached=t_reached, status=status,
                        timings=dict(net.timings), kernel=kernel, estimated_mb=need)
     if writer is not None:
-        writer.finish(status, {"wall_time_s": json.dumps(
-            {k: round(v, 3) for k, v in net.timings.items()})})
+        extra = {"wall_time_s": json.dumps({k: round(v, 3) for k, v in net.timings.items()})}
+        if n_procs == 1:
+            writer.finish(status, extra)
+        else:  # gather: every rank closes its file, rank 0 merges them into spikes.nc
+            writer.close()
+            parallel.barrier()
+            if parallel.is_root():
+                merge_partials(out_path, n_procs, status, extra)
+            parallel.barrier()  # spikes.nc exists when run() returns on any rank
         result.spikes_path = out_path
-        ds = load_spikes(out_path)
         t_start = sim.t_presim
         t_stop = min(t_total, t_reached)
-        if t_stop > t_start:
-            result.mean_rates = analysis.population_mean_rates(ds, t_start, t_stop)
+        if t_stop > t_start and parallel.is_root():
+            result.mean_rates = analysis.population_mean_rates(load_spikes(out_path), t_start, t_stop)
     result.peak_rss_mb = resources.peak_rss_mb()
     return result
+
+
+def _prepare(config: Config, output_dir, overwrite: bool, table: xr.Dataset | None, check_memory: bool):
+    """Everything checked before NEST builds anything; return (table, derived, spikes path, MB per process).
+
+    Raises ConfigError or SetupError with a one-line message.
+    """
+    sim = config.simulation
+    table = table_for(config) if table is None else table
+    derived = derive(config, table)
+    out_path = None
+    if sim.record:
+        out_dir = Path(output_dir)
+        out_path = out_dir / SPIKES_FILE
+        if out_path.exists() and not overwrite:
+            raise ConfigError(f"{out_path} exists; choose another --output or pass --overwrite")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"--output {out_dir} is not a folder")
+    if config.network.neuron_model == "nestml":
+        network.check_neuron_module()
+    need = resources.estimate_run_mb(config, derived, table)
+    n_procs, on_node = parallel.size(), parallel.processes_on_this_node()
+    if n_procs > 1:  # each process holds its share of the synapses and neurons, plus a fixed part
+        fixed = resources.estimate_peak_mb(0, 0)
+        need = fixed + (need - fixed) / n_procs
+    have = resources.available_mb()
+    if check_memory and need * on_node > have:
+        what = (f"{need / 1024:.1f} GB" if on_node == 1 else
+                f"{need / 1024:.1f} GB per process, {need * on_node / 1024:.1f} GB for the {on_node} on this machine")
+        raise ConfigError(f"this network needs about {what} (estimate, +-"
+                          f"{100 * resources.RELATIVE_ERROR:.0f} %) but only {have / 1024:.1f} GB are available; "
+                          "use a smaller --scale, or --skip-memory-check to try anyway")
+    if on_node == 1:
+        log.info("estimated peak memory %.0f MB (%.0f MB available)", need, have)
+    else:
+        log.info("estimated peak memory %.0f MB per process, %.0f MB for the %d processes on this machine "
+                 "(%.0f MB available)", need, need * on_node, on_node, have)
+    for pop in subthreshold_populations(config, derived):
+        log.warning("population %s gets less than rheobase from its DC input with k_scaling = %g: it fires only "
+                    "through recurrent input (use --background poisson or a k_scaling closer to 1)",
+                    pop, config.network.k_scaling)
+    return table, derived, out_path, need
+
+
+def _close_partial(writer: SpikeWriter, out_path: Path) -> None:
+    try:
+        writer.close()
+    except Exception:  # never hide the original error
+        log.exception("could not close the partial spike file")
+    log.error("the spikes simulated so far stay in %s; after the job, `python -m microcircuit.run --recover "
+              "--output %s` writes spikes.nc from the files of all ranks", writer.partial, out_path.parent)
 
 
 def _finish_partial(writer: SpikeWriter, status: str) -> None:
