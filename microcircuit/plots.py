@@ -184,7 +184,7 @@ def _edges(observable: str, values: np.ndarray, quantum: float | None = None, n_
     if values.size == 0:
         return np.linspace(0, 1, n_bins + 1)
     # the bulk: CCs of low-rate neurons have long sparse tails, which would squeeze the histogram
-    tail = 0.005 if observable == "cc" else 0.002
+    tail = 0.01 if observable == "cc" else 0.002
     lo, hi = np.quantile(values, [tail, 1 - tail])
     if observable == "rate":
         lo = 0.0

@@ -21,13 +21,13 @@ Pass rule (calibrated on the reference ensemble itself, by leave-one-seed-out):
   (:data:`FAMILY_ALPHA` = 1 %), whatever the correlation between cells.
 
 Why the pooled reference and not the mean of the run's distances to the single seeds: the
-mean seed-to-seed distance of a finite ensemble is itself off by 10-25 % in some cells (seen
-in synthetic 10-seed ensembles), which leave-one-out values cannot see (they average to it
-by construction); against the pooled
-ensemble, a reference's own deviation from the truth is n times smaller than a run's, so the
-leave-one-out values predict new runs. Synthetic ensembles with seed-to-seed variability
-(``python reference_data/check_rule.py``: references of 5 and 10 seeds, 400 new runs) gave
-1 failing correct run in 400 at alpha = 1 % and 10 in 400 at alpha = 5 %. The classic
+mean seed-to-seed distance of a finite ensemble is itself uncertain, and leave-one-out
+values cannot see that uncertainty (they average to that very mean by construction);
+against the pooled ensemble, a reference's own deviation from the truth is n times smaller
+than a run's, so the leave-one-out values predict new runs. Synthetic ensembles with
+seed-to-seed variability (``python reference_data/check_rule.py``: references of 5 and 10
+seeds, 400 new runs) gave 1 failing correct run in 400 at alpha = 1 % and 10 in 400 at
+alpha = 5 %. The classic
 seed-to-seed distances (mean and sd over all pairs, MODEL_FACTS §8.5) are reported too.
 
 The run is analysed over ``[t_start, t_start + T]`` with the reference's T, bin size and
