@@ -108,7 +108,12 @@ def start() -> None:
         return
     from . import network
 
-    _state.rank, _state.size = network.process_info()
+    nest_rank, nest_size = network.process_info()
+    launcher_size = _env_int(_SIZE_VARS)
+    if nest_size == 1 and launcher_size is not None and launcher_size > 1:
+        raise SetupError(f"mpirun/srun started {launcher_size} processes, but this NEST has no MPI, so each would "
+                         "simulate the whole network on its own: install a NEST built with MPI (docs/mpi.md)")
+    _state.rank, _state.size = nest_rank, nest_size
     _state.known = True
     if _state.size > 1:
         try:  # after NEST: NEST has initialised MPI, mpi4py uses it as is
