@@ -227,4 +227,4 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, reference_dir, capsys, 
 
 def test_default_reference_dir_holds_the_shipped_sets():
     names = {r.name for r in validate.available_references()}
-    assert {"scale0.1_poisson_T10s", "scale0.1_poisson_T1s"} <= names
+    assert {"scale0.1_poisson_T10s", "scale0.1_poisson_T1s", "scale1_dc_T5s"} <= names
