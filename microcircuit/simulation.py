@@ -39,6 +39,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     kernel: dict = field(default_factory=dict)
     mean_rates: xr.DataArray | None = None
+    prediction: xr.Dataset | None = None   # mean-field theory (microcircuit.theory.predict)
     peak_rss_mb: float = 0.0
     estimated_mb: float = 0.0
 
@@ -154,6 +155,7 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
     failure = parallel.checkpoint()  # one process: imports NEST and returns at once
     if failure is not None:
         raise parallel.AgreedError(failure)
+    prediction = _predict(config, table)
     record = sim.record
     n_procs = parallel.size()
     if not parallel.is_root():
@@ -204,7 +206,7 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
             status = f"incomplete: interrupted by {stop.signal_name} at t = {t_reached:g} ms"
 
     result = RunResult(config=config, derived=derived, spikes_path=None, t_reached=t_reached, status=status,
-                       timings=dict(net.timings), kernel=kernel, estimated_mb=need)
+                       timings=dict(net.timings), kernel=kernel, estimated_mb=need, prediction=prediction)
     if writer is not None:
         extra = {"wall_time_s": json.dumps({k: round(v, 3) for k, v in net.timings.items()})}
         if n_procs == 1:
@@ -259,11 +261,26 @@ def _prepare(config: Config, output_dir, overwrite: bool, table: xr.Dataset | No
     else:
         log.info("estimated peak memory %.0f MB per process, %.0f MB for the %d processes on this machine "
                  "(%.0f MB available)", need, need * on_node, on_node, have)
-    for pop in subthreshold_populations(config, derived):
-        log.warning("population %s gets less than rheobase from its DC input with k_scaling = %g: it fires only "
-                    "through recurrent input (use --background poisson or a k_scaling closer to 1)",
-                    pop, config.network.k_scaling)
+    below = subthreshold_populations(config, derived)
+    if below:
+        log.warning("%s get%s less than rheobase from the DC input at k_scaling %g and fire only through "
+                    "recurrent input (as in the reference implementation; --background poisson avoids it)",
+                    ", ".join(below), "s" if len(below) == 1 else "", config.network.k_scaling)
     return table, derived, out_path, need
+
+
+def _predict(config: Config, table: xr.Dataset) -> xr.Dataset | None:
+    """Mean-field prediction of the stationary rates, and its warnings (silent or runaway populations)."""
+    from . import theory
+
+    try:
+        prediction = theory.predict(config, table)
+    except Exception as exc:  # the theory must never stop a simulation
+        log.warning("theory: no prediction (%s: %s)", type(exc).__name__, exc)
+        return None
+    for line in theory.check(config, table, prediction):
+        log.warning("theory: %s", line)
+    return prediction
 
 
 def _close_partial(writer: SpikeWriter, out_path: Path) -> None:
