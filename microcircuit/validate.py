@@ -512,7 +512,8 @@ def parser():
     p = cli.ArgumentParser(prog="python -m microcircuit.validate",
                            description="Compare a run's rates, ISI CVs and spike-count correlations with the "
                                        "reference ensemble (two-sample KS distances, population by population).")
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder with spikes.nc (or the spike file itself)")
+    p.add_argument("run_dir", type=Path, nargs="?", metavar="RUN_DIR",
+                   help="folder with spikes.nc (or the spike file itself)")
     p.add_argument("--reference", metavar="NAME",
                    help="reference set name (e.g. scale0.1_poisson_T1s) or path of a reference .nc file; "
                         "default: the set matching the run's scale and background with the longest window it covers")
@@ -548,6 +549,8 @@ def _main(args) -> int:
         raise ConfigError(f"--reference-dir {args.reference_dir} is not a folder")
     if args.list:
         return _list(args.reference_dir)
+    if args.run_dir is None:
+        raise ConfigError("give RUN_DIR, the folder of a run (or --list)")
     path = args.run_dir
     if path.is_dir():
         path = path / SPIKES_FILE

@@ -189,12 +189,13 @@ def test_configuration_differences_are_reported(tmp_path, reference_dir, capsys)
 
 
 def test_list_reference_sets(reference_dir, capsys):
-    code, out, _ = run_cli(capsys, "--list", "x", "--reference-dir", reference_dir)
+    code, out, _ = run_cli(capsys, "--list", "--reference-dir", reference_dir)
     assert code == 0 and out.startswith("synthetic_T2s")
 
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "does not exist"),
+    ("no_run_dir", "give RUN_DIR"),
     ("empty", "no spikes.nc in"),
     ("garbage", "not a readable spike file"),
     ("other_scale", "no reference set for n_scaling 0.2"),
@@ -218,7 +219,8 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, reference_dir, capsys, 
     elif case == "unknown_reference":
         write_run(run, network(1))
         extra = ["--reference", "nope"]
-    code, out, err = run_cli(capsys, run, "--reference-dir", reference_dir, *extra)
+    args = [] if case == "no_run_dir" else [run]
+    code, out, err = run_cli(capsys, *args, "--reference-dir", reference_dir, *extra)
     assert code == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and message in err, err
