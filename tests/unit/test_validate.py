@@ -72,6 +72,13 @@ def write_run(folder, ds) -> None:
 
 # ---------------------------------------------------------------- the rule
 
+def test_doctests():
+    import doctest
+
+    result = doctest.testmod(validate)
+    assert result.attempted >= 3 and result.failed == 0
+
+
 def test_leave_one_out_compares_each_seed_with_the_others_pooled():
     stats = validate.ensemble([network_stats(s) for s in range(4)], [10, 11, 12, 13])
     loo = validate.leave_one_out(stats)
