@@ -5,6 +5,7 @@ Main entry points::
     python -m microcircuit.run --help      # build and simulate, write spikes.nc
 
     import microcircuit
+    result = microcircuit.simulate(microcircuit.Config())    # build, simulate, write output/spikes.nc
     ds = microcircuit.load_spikes("output/spikes.nc")       # xarray Dataset
     model = microcircuit.install_neuron_module()             # NEST model name
 """
@@ -13,9 +14,10 @@ from .errors import ConfigError, SetupError
 from .network import install_neuron_module
 from .output import load_spikes
 from .parameters import Config, NetworkParams, NeuronParams, SimulationParams, StimulusParams, derive
-from .simulation import RunResult, run
+from .simulation import RunResult
+from .simulation import run as simulate  # not "run": that name is the submodule of `python -m microcircuit.run`
 
 __all__ = [
     "Config", "ConfigError", "DEFAULT_TABLE", "NetworkParams", "NeuronParams", "RunResult", "SetupError",
-    "SimulationParams", "StimulusParams", "derive", "install_neuron_module", "load_spikes", "load_table", "run",
+    "SimulationParams", "StimulusParams", "derive", "install_neuron_module", "load_spikes", "load_table", "simulate",
 ]

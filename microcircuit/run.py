@@ -94,11 +94,10 @@ def _main(args) -> int:
 
 
 def _save_plots(result) -> None:
-    try:
-        from . import plots
-    except ImportError:  # plots arrive with the analysis issue
-        return
-    plots.save_run_figures(result.spikes_path)
+    from . import plots
+
+    for path in plots.save_run_figures(result.spikes_path):
+        log.info("wrote %s", path)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def test_killed_run_is_recoverable(tmp_path):
 def test_memory_estimate_at_scale_0_1(tmp_path):
     """Peak memory of a fresh scale-0.1 process is within the stated error of the estimate."""
     code = ("import microcircuit as mc, json;"
-            "r = mc.run(mc.Config(simulation=mc.SimulationParams(t_presim=100.0, t_sim=200.0)), "
+            "r = mc.simulate(mc.Config(simulation=mc.SimulationParams(t_presim=100.0, t_sim=200.0)), "
             f"output_dir={str(tmp_path)!r});"
             "print(json.dumps([r.peak_rss_mb, r.estimated_mb]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -38,7 +38,7 @@ RATE_HIGH = 1.5 * REFERENCE_RATES.max(axis=0)
 def default_run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"run_{request.param}")
     cfg = Config(network=NetworkParams(neuron_model=request.param), simulation=SimulationParams(t_sim=1000.0))
-    return mc.run(cfg, output_dir=out)
+    return mc.simulate(cfg, output_dir=out)
 
 
 def test_every_population_fires_within_the_reference_band(default_run):
@@ -93,7 +93,7 @@ def test_other_circuit_builds_and_runs(tmp_path):
     cfg = Config(network=NetworkParams(connectivity=str(path), n_scaling=1.0, k_scaling=1.0, background="poisson",
                                        neuron_model="nestml"),
                  simulation=SimulationParams(t_presim=100.0, t_sim=400.0))
-    result = mc.run(cfg, output_dir=tmp_path / "out")
+    result = mc.simulate(cfg, output_dir=tmp_path / "out")
     ds = mc.load_spikes(result.spikes_path)
     assert ds.sizes["neuron"] == 900
     assert list(analysis.population_names(ds)) == ["P0", "P1", "P2"]
@@ -114,7 +114,7 @@ def test_nestml_network_spikes_equal_builtin(tmp_path):
     for neuron in ("nestml", "builtin"):
         cfg = Config(network=NetworkParams(neuron_model=neuron),
                      simulation=SimulationParams(t_presim=300.0, t_sim=500.0, seed=7))
-        spikes[neuron] = mc.load_spikes(mc.run(cfg, output_dir=tmp_path / neuron).spikes_path)
+        spikes[neuron] = mc.load_spikes(mc.simulate(cfg, output_dir=tmp_path / neuron).spikes_path)
     a, b = spikes["nestml"], spikes["builtin"]
     assert a.sizes["spike"] > 10_000
     np.testing.assert_array_equal(a["spike_count"].values, b["spike_count"].values)
