@@ -207,7 +207,8 @@ def _fractions(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def distributions(stats: xr.Dataset | None = None, reference: xr.Dataset | None = None,
                   ks: xr.DataArray | None = None, passed: xr.DataArray | None = None,
                   label: str = "run", reference_label: str = "reference seeds",
-                  observables: tuple[str, ...] = analysis.OBSERVABLES) -> Figure:
+                  observables: tuple[str, ...] = analysis.OBSERVABLES,
+                  predicted_rates: xr.DataArray | None = None) -> Figure:
     """Histograms of rates, ISI CVs and CCs per population, a reference ensemble overlaid.
 
     One row per observable, one column per population. Each histogram is normalised by its
@@ -229,6 +230,9 @@ def distributions(stats: xr.Dataset | None = None, reference: xr.Dataset | None 
         Legend entries.
     observables : tuple of str
         Rows to draw.
+    predicted_rates : xarray.DataArray, optional
+        Population rates (spikes/s) over ``population``, e.g. the mean-field prediction of
+        :func:`microcircuit.theory.predict`; drawn as a dashed vertical line in the rate panels.
 
     Returns
     -------
@@ -256,6 +260,9 @@ def distributions(stats: xr.Dataset | None = None, reference: xr.Dataset | None 
                 ax.stairs(frac.mean(axis=0), edges, color=REFERENCE_COLOR, linewidth=0.8)
             if stats is not None:
                 ax.stairs(_fractions(run_values, edges), edges, color=RUN_COLOR, linewidth=1.2, label=label)
+            if obs == "rate" and predicted_rates is not None and pop in predicted_rates["population"].values:
+                ax.axvline(float(predicted_rates.sel(population=pop)), color="black", linestyle="--",
+                           linewidth=0.8, label="mean-field theory")
             if ks is not None:
                 d = float(ks.sel(observable=obs, population=pop))
                 ax.text(0.97, 0.95, f"$D_{{KS}}$={d:.3f}", transform=ax.transAxes, ha="right", va="top",

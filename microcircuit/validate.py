@@ -534,6 +534,32 @@ def main(argv: list[str] | None = None) -> int:
     return cli.main_wrapper("python -m microcircuit.validate", lambda: _main(args), args.debug)
 
 
+def _theory(spikes: xr.Dataset, v: Validation) -> tuple[str | None, xr.DataArray | None]:
+    """Mean-field rates for the configuration and table stored in the spike file, beside the simulated ones.
+
+    Returns the text block and the predicted rates, or (None, None) when the file does not allow a
+    prediction (no stored configuration, a table whose populations differ from the file's, ...).
+    """
+    import json
+
+    from . import theory
+    from .parameters import Config
+    from .simulation import table_for, table_from_json
+
+    try:
+        config = Config.from_dict(json.loads(spikes.attrs["config"]))
+        table = (table_from_json(spikes.attrs["connectivity_table"]) if "connectivity_table" in spikes.attrs
+                 else table_for(config))
+        prediction = theory.predict(config, table)
+        rates = analysis.population_mean_rates(spikes, *v.window)
+        text = ("mean rates (spikes/s) in the window, simulated and predicted by mean-field theory "
+                "(information, not part of the verdict):\n" + theory.format_comparison(prediction, rates))
+        return text, prediction["rate"].sel(population=rates["population"].values)
+    except Exception as exc:  # the verdict does not depend on the theory
+        log.info("no mean-field prediction for this run (%s: %s)", type(exc).__name__, exc)
+        return None, None
+
+
 def _list(directory: Path) -> int:
     for r in available_references(directory):
         a = r.attrs
@@ -566,13 +592,18 @@ def _main(args) -> int:
         raise ConfigError(f"{path} is not a spike file written by python -m microcircuit.run")
     v = validate(spikes, args.reference, args.reference_dir)
     text = report(v, str(args.run_dir), spikes.attrs)
+    theory_text, predicted = _theory(spikes, v)
+    if theory_text is not None:  # theory beside the simulation; not part of the verdict
+        body, summary = text.rsplit("\n", 1)  # the verdict stays the last line
+        text = body + "\n" + theory_text + "\n\n" + summary
     (path.parent / TABLE_FILE).write_text(text + "\n")
     if not args.no_plots:
         from . import plots
 
         fig = plots.distributions(v.stats, v.reference.stats, ks=v.result["d_run"], passed=v.result["passed"],
                                   label=f"run (seed {spikes.attrs.get('seed', '?')})",
-                                  reference_label=f"reference ({v.reference.stats.sizes['seed']} seeds, min-max)")
+                                  reference_label=f"reference ({v.reference.stats.sizes['seed']} seeds, min-max)",
+                                  predicted_rates=predicted)
         fig.savefig(path.parent / FIGURE_FILE, dpi=110)
     if args.quiet:
         print(text.splitlines()[-1])

@@ -52,6 +52,10 @@ def test_correct_nestml_run_passes(correct_run):
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"reference: {REFERENCE}" in res.stdout
     assert res.stdout.strip().splitlines()[-1].startswith("PASS")
+    # mean-field theory beside the simulation, one line per population
+    assert "predicted by mean-field theory" in res.stdout
+    assert sum(line.split()[0] in {"L23E", "L6I"} and line.rstrip().endswith("%")
+               for line in res.stdout.splitlines() if line.strip()) == 2
     assert (correct_run / validate.FIGURE_FILE).exists() and (correct_run / validate.TABLE_FILE).exists()
 
 
