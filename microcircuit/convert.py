@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from . import analysis
 from .output import ragged_dataset
 
 
@@ -76,13 +77,8 @@ def binned_counts(ds: xr.Dataset, bin_size: float, t_start: float, t_stop: float
     n_bins = int(round((t_stop - t_start) / bin_size))
     if n_bins < 1 or not np.isclose(n_bins * bin_size, t_stop - t_start):
         raise ValueError(f"window [{t_start}, {t_stop}] ms is not a whole number of {bin_size} ms bins")
+    counts = analysis.binned_counts(ds, np.arange(ds.sizes["neuron"]), t_start, t_stop, bin_size)
     edges = t_start + bin_size * np.arange(n_bins + 1)
-    index = np.repeat(np.arange(ds.sizes["neuron"]), ds["spike_count"].values)
-    times = ds["spike_time"].values
-    inside = (times >= t_start) & (times <= t_stop)
-    b = np.clip(np.searchsorted(edges, times[inside], side="right") - 1, 0, n_bins - 1)
-    counts = np.zeros((ds.sizes["neuron"], n_bins), dtype=np.int64)
-    np.add.at(counts, (index[inside], b), 1)
     return xr.DataArray(
         counts, dims=("neuron", "time"),
         coords={"neuron": ds["neuron"].values, "population": ("neuron", ds["population"].values),
