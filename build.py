@@ -78,8 +78,16 @@ class BuildError(RuntimeError):
 # incoming spike and read every step, for the benefit of ``onReceive`` blocks. Our model has no
 # ``onReceive`` block, so the flags are never used: dropping them halves the ring-buffer writes
 # on the hottest path of a network simulation (spike delivery) and saves a buffer per neuron.
-# The last edit removes a unit conversion that NESTML emits as two multiplications
+# The unit edit removes a conversion that NESTML emits as two multiplications
 # (0.001 * weights * 1000, "1/s" times "pA s"), which is exactly the identity.
+# The remaining edits cut the memory touched per neuron and time step, which is what limits the
+# neuron update (perf: most of its time is spent waiting for the ring-buffer and vector cache lines
+# of ~10^4 neurons per step): the one spike port's summed weights are read straight into a local
+# instead of through a heap-allocated vector, and the current port (used only by the transient DC
+# stimulus) is read only by neurons that a current source is connected to; the others skip its
+# ring buffer and vector entirely (flag and value sit in the state, beside V_m). The current
+# arriving in step k still enters V_m in step k + 1,
+# as in NEST's iaf_psc_exp.
 # Each edit must match exactly as often as stated, or the build stops: a NESTML version that
 # generates different code needs these edits reviewed, not silently skipped.
 _FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
@@ -97,23 +105,61 @@ CODE_EDITS = [
      "", 1),
     ("summed spike weights enter I_syn without the 0.001 * ... * 1000 unit round trip",
      re.escape("(0.001 * B_.spike_inputs_grid_sum_[SPIKES - MIN_SPIKE_RECEPTOR]) * V_.psc_unit"),
-     "B_.spike_inputs_grid_sum_[SPIKES - MIN_SPIKE_RECEPTOR]", 1),
+     "spike_input_sum", 1),
+    ("the one spike port is read into a local, not through a vector",
+     r"for \(long i = 0; i < NUM_SPIKE_RECEPTORS; \+\+i\)\s*\{\s*"
+     r"get_spike_inputs_grid_sum_\(\)\[i\] = get_spike_inputs_\(\)\[i\]\.get_value\(lag\);\s*\}",
+     "const double spike_input_sum = B_.spike_inputs_[SPIKES - MIN_SPIKE_RECEPTOR].get_value(lag);", 1),
+    ("the current port is read only by neurons with a current source",
+     r"for \(long i = 0; i < NUM_CONTINUOUS_INPUT_PORTS; \+\+i\)\s*\{\s*"
+     r"get_continuous_inputs_grid_sum_\(\)\[i\] = get_continuous_inputs_\(\)\[i\]\.get_value\(lag\);\s*\}",
+     "if (S_.has_current_input_)\n    {\n      S_.I_stim_ = B_.continuous_inputs_[I_STIM].get_value(lag);\n    }", 1),
+    ("V_m reads the current port's value from a member",
+     re.escape("B_.continuous_inputs_grid_sum_[I_STIM]"), "S_.I_stim_", 1),
+    ("the current port's value is reset with the other buffers",
+     re.escape("get_continuous_inputs_grid_sum_().clear();"),
+     "get_continuous_inputs_grid_sum_().clear();\n  S_.I_stim_ = 0.;", 1),
+]
+# Edits of the generated header, for the current-port edits above.
+HEADER_EDITS = [
+    ("the state gets the current-port flag and value, next to V_m and I_syn (same cache line)",
+     re.escape("long refr_count;\n\n    State_();"),
+     "long refr_count;\n"
+     "    bool has_current_input_ = false;  // microcircuit build.py: a current source is connected\n"
+     "    double I_stim_ = 0.;  // microcircuit build.py: current-port value of the last step (pA)\n\n"
+     "    State_();", 1),
+    ("connecting a current source sets the flag",
+     r"(handles_test_event\(nest::CurrentEvent&, nest_port_t receptor_type\)\n\{.*?)"
+     r"(\n  return receptor_type;)",
+     "\\1\n  S_.has_current_input_ = true;  // microcircuit build.py\\2", 1),
 ]
 
 
-def edit_generated_code(source: Path) -> None:
-    """Apply CODE_EDITS to one generated .cpp file; raise BuildError if the code is not as expected."""
+def _apply(source: Path, edits) -> None:
     text = source.read_text()
-    if "spike_input_received_grid_sum_[" in text:
-        raise BuildError(f"{source.name} reads spike flags (an onReceive block?): the flag-buffer edits do not apply")
-    if "V_.psc_unit = 1000.;" not in text:
-        raise BuildError(f"{source.name}: psc_unit is not 1000 (pA s): the unit edit does not apply")
-    for what, pattern, replacement, count in CODE_EDITS:
-        text, n = re.subn(pattern, replacement, text)
+    for what, pattern, replacement, count in edits:
+        text, n = re.subn(pattern, replacement, text, flags=re.S)
         if n != count:
             raise BuildError(f"{source.name}: edit '{what}' matched {n} times, expected {count}; "
                              "the generated code changed (another NESTML version?)")
     source.write_text(text)
+
+
+def edit_generated_code(source: Path) -> None:
+    """Apply CODE_EDITS to a generated .cpp file and HEADER_EDITS to its header.
+
+    Raises BuildError if the code is not as the edits expect.
+    """
+    text = source.read_text()
+    header = source.with_suffix(".h")
+    if "spike_input_received_grid_sum_[" in text:
+        raise BuildError(f"{source.name} reads spike flags (an onReceive block?): the flag-buffer edits do not apply")
+    if "V_.psc_unit = 1000.;" not in text:
+        raise BuildError(f"{source.name}: psc_unit is not 1000 (pA s): the unit edit does not apply")
+    if not re.search(r"NUM_CONTINUOUS_INPUT_PORTS = 1\b", header.read_text()):
+        raise BuildError(f"{header.name}: the model must have exactly one current port for the current-port edits")
+    _apply(source, CODE_EDITS)
+    _apply(header, HEADER_EDITS)
 
 
 # Compiler flags used when the installed NEST has no usable nest-config (those of NEST 3.10's wheel).
