@@ -109,6 +109,31 @@ def test_psp_peak_of_one_input(nest_kernel):
     assert t[v.argmax()] == pytest.approx(11.0 + 16 * H)
 
 
+def test_decayed_current_is_flushed_to_zero_not_subnormal(nest_kernel):
+    """After one input, I_syn decays by exp(-h/tau_syn) per step and is 0 within 400 ms.
+
+    Without the flush it would stop at the smallest subnormal double (4.9e-324 pA: rounding
+    keeps it there), and every later step of a neuron without input would do subnormal
+    arithmetic (see the model's header). The built-in model does keep the subnormal value:
+    that is the control showing the test can fail. The flush threshold 1e-300 pA is reached after
+    ln(87.8e300) / (h / tau_syn) = 3480 steps, so 400 ms leaves a margin.
+    """
+    nest = nest_kernel
+    nestml, builtin = _pair(nest, I_e=0.0)
+    sg = nest.Create("spike_generator", params={"spike_times": [1.0], "spike_weights": [87.81]})
+    nest.Connect(sg, nestml + builtin, syn_spec={"delay": 1.0})
+    mm = [nest.Create("multimeter", params={"interval": H, "record_from": [name]})
+          for name in ("I_syn", "I_syn_ex")]
+    nest.Connect(mm[0], nestml)
+    nest.Connect(mm[1], builtin)
+    nest.Simulate(400.0)
+    i_nestml, i_builtin = mm[0].events["I_syn"], mm[1].events["I_syn_ex"]
+    tiny = np.finfo(float).tiny  # smallest normal double
+    assert i_nestml.max() > 80.0 and i_nestml[-1] == 0.0
+    assert not np.any((i_nestml != 0) & (np.abs(i_nestml) < tiny))  # never subnormal
+    assert 0.0 < i_builtin[-1] < tiny  # the built-in model without flush ends subnormal
+
+
 def test_split_simulation_is_invariant(nest_kernel):
     """Simulating 2 x 500 ms gives the same spikes as one 1000 ms call (chunked runs rely on it)."""
     nest = nest_kernel
