@@ -1,0 +1,111 @@
+"""Every command in README.md runs.
+
+The quick start's install and test lines are run by .ci/run (a fresh venv, ``pip install``,
+``python build.py``, ``python -m pytest``); every other command of the README's ``bash`` blocks,
+and every ``python`` block, runs here, in order, in one scratch folder. Full-scale commands
+(``--scale 1``) and the full-scale defaults of ``benchmark``/``theory`` without a scale are run with
+``--print-config`` appended: all options are parsed, resolved and checked, nothing is simulated
+(a full-scale run needs ~15 GB and many minutes). ``theory`` is cheap and always runs for real.
+The MPI section's lines run with the MPI-enabled Python of tests/mpi when it is configured
+(``MICROCIRCUIT_MPI_PYTHON``, set by .ci/run), and are skipped otherwise.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+RUN_BY_CI = ("pip install", "python3.11 -m venv", "python -m pytest")  # .ci/run runs exactly these
+
+
+def readme_blocks():
+    text = (ROOT / "README.md").read_text()
+    return [(m.group(1), m.group(2)) for m in re.finditer(r"```(bash|python)\n(.*?)```", text, re.S)]
+
+
+def bash_commands(block: str) -> list[str]:
+    lines, current = [], ""
+    for raw in block.splitlines():
+        line = raw.split("  #")[0].rstrip() if "  #" in raw else raw.rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        current += line.rstrip("\\") + " "
+        if not line.endswith("\\"):
+            lines.append(current.strip())
+            current = ""
+    return lines
+
+
+def dry(words: list[str]) -> bool:
+    """Full-scale commands are only resolved (--print-config), not simulated."""
+    if "microcircuit.theory" in words:
+        return False
+    full = "--scale" in words and float(words[words.index("--scale") + 1]) >= 1
+    default_full = "microcircuit.benchmark" in words and "--scale" not in words
+    return full or default_full
+
+
+def test_every_readme_command_runs(tmp_path):
+    blocks = readme_blocks()
+    assert len(blocks) >= 8
+    env = dict(os.environ, MPLBACKEND="Agg")
+    mpi_python = os.environ.get("MICROCIRCUIT_MPI_PYTHON")
+    ran = []
+    for kind, block in blocks:
+        if kind == "python":
+            code = compile(block, "README.md", "exec")
+            cwd = os.getcwd()
+            os.chdir(tmp_path)
+            try:
+                exec(code, {"__name__": "__readme__"})
+            finally:
+                os.chdir(cwd)
+            ran.append("python block")
+            continue
+        for cmd in bash_commands(block):
+            if cmd.startswith(RUN_BY_CI) or cmd.startswith("python3.11 -m venv"):
+                continue
+            prefix_env = {}
+            words = shlex.split(cmd)
+            while "=" in words[0] and not words[0].startswith("-"):  # VAR=value before the command
+                k, v = words.pop(0).split("=", 1)
+                prefix_env[k] = str(ROOT / v) if not os.path.isabs(v) and "/" in v else v
+            python = sys.executable
+            if words[0] == "mpirun" or "build/mpi" in cmd:  # the MPI section: needs the MPI-enabled NEST
+                if not mpi_python:
+                    continue  # tests/mpi says why MPI is unavailable
+                python = mpi_python
+                if words[0] == "mpirun":
+                    words = ["mpirun", "--allow-run-as-root", "--oversubscribe", *words[1:]]
+            assert "python" in words, cmd
+            i = words.index("python")
+            words[i] = python
+            if words[i + 1].endswith(".py"):  # a script of the checkout
+                words[i + 1] = str(ROOT / words[i + 1])
+            stdout = None
+            if ">" in words:  # output redirection
+                j = words.index(">")
+                stdout, words = tmp_path / words[j + 1], words[:j]
+            if dry(words):
+                words.append("--print-config")
+            if words[i + 1] == str(ROOT / "build.py") and "--build-dir" in words:
+                k = words.index("--build-dir")
+                words[k + 1] = str(ROOT / words[k + 1])
+            out = subprocess.run(words, cwd=tmp_path, env=dict(env, **prefix_env), capture_output=True, text=True)
+            assert out.returncode == 0, f"{cmd}\n{out.stderr[-3000:]}"
+            if stdout is not None:
+                stdout.write_text(out.stdout)
+            ran.append(cmd)
+    # the quick start's own run made the files the later recipes read
+    assert (tmp_path / "output" / "spikes.nc").exists()
+    assert (tmp_path / "output" / "raster_plot.png").exists()
+    assert any("microcircuit.validate" in c for c in ran) and any("--from" in c for c in ran)
