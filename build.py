@@ -86,8 +86,7 @@ class BuildError(RuntimeError):
 # instead of through a heap-allocated vector, and the current port (used only by the transient DC
 # stimulus) is read only by neurons that a current source is connected to; the others skip its
 # ring buffer and vector entirely (flag and value sit in the state, beside V_m). The current
-# arriving in step k still enters V_m in step k + 1,
-# as in NEST's iaf_psc_exp.
+# arriving in step k still enters V_m in step k + 1, as in NEST's iaf_psc_exp.
 # Each edit must match exactly as often as stated, or the build stops: a NESTML version that
 # generates different code needs these edits reviewed, not silently skipped.
 _FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
@@ -122,7 +121,7 @@ CODE_EDITS = [
 ]
 # Edits of the generated header, for the current-port edits above.
 HEADER_EDITS = [
-    ("the state gets the current-port flag and value, next to V_m and I_syn (same cache line)",
+    ("the state gets the current-port flag and value, next to V_m and I_syn",
      re.escape("long refr_count;\n\n    State_();"),
      "long refr_count;\n"
      "    bool has_current_input_ = false;  // microcircuit build.py: a current source is connected\n"
