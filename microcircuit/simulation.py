@@ -155,7 +155,7 @@ def run(config: Config, output_dir: str | Path | None = "output", overwrite: boo
     failure = parallel.checkpoint()  # one process: imports NEST and returns at once
     if failure is not None:
         raise parallel.AgreedError(failure)
-    prediction = _predict(config, table)
+    prediction = _predict(config, table) if parallel.is_root() else None  # only rank 0 logs and reports
     record = sim.record
     n_procs = parallel.size()
     if not parallel.is_root():
