@@ -73,13 +73,14 @@ def _main(args) -> int:
              result.peak_rss_mb, result.estimated_mb)
     if result.mean_rates is not None:
         sim = config.simulation
-        log.info("mean rates (spikes/s) in [%g, %g] ms, simulated and predicted by mean-field theory:",
-                 sim.t_presim, min(result.t_reached, sim.t_presim + sim.t_sim))
+        window = (sim.t_presim, min(result.t_reached, sim.t_presim + sim.t_sim))
         if result.prediction is not None:
             from .theory import format_comparison
 
+            log.info("mean rates (spikes/s) in [%g, %g] ms, simulated and predicted by mean-field theory:", *window)
             log.info("%s", format_comparison(result.prediction, result.mean_rates))
         else:
+            log.info("mean rates (spikes/s) in [%g, %g] ms:", *window)
             for pop, rate in zip(result.mean_rates["population"].values, result.mean_rates.values):
                 log.info("  %-6s %7.3f", pop, rate)
     if result.spikes_path is not None and parallel.is_root():
