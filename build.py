@@ -89,12 +89,13 @@ class BuildError(RuntimeError):
 # arriving in step k still enters V_m in step k + 1, as in NEST's iaf_psc_exp.
 # The spike port's ring buffer is a member of the neuron (as in NEST's built-in models) instead of
 # the one element of a heap-allocated vector: every delivered spike and every step then follow one
-# pointer fewer (full in-degrees, 20 % of the neurons, DC, 2 threads: 6.4-7.0 -> 5.3-5.4 s per
-# model second, alternating runs).
+# pointer fewer (measured in docs/benchmarks.md).
 # The in-neuron background's uniform number is made from the top 53 of 64 random bits of the
 # neuron's NEST generator (its raw output through uniform_int_distribution's full range, the
-# standard construction of a double in [0, 1)), instead of drand(), whose
-# std::generate_canonical computes in long double (8 instead of 18 ns per draw, measured).
+# standard construction of a double in [0, 1)), instead of drand(), whose libstdc++
+# std::generate_canonical computes in long double (about twice the time per draw in isolation).
+# u differs from drand()'s only in rounding below 2^-53, so the spikes are those of drand()
+# (the same spike counts in every benchmark configuration of docs/benchmarks.md).
 # Each edit must match exactly as often as stated, or the build stops: a NESTML version that
 # generates different code needs these edits reviewed, not silently skipped.
 _FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
