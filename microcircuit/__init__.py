@@ -8,16 +8,40 @@ Main entry points::
     result = microcircuit.simulate(microcircuit.Config())    # build, simulate, write output/spikes.nc
     ds = microcircuit.load_spikes("output/spikes.nc")       # xarray Dataset
     model = microcircuit.install_neuron_module()             # NEST model name
-"""
-from .connectivity import DEFAULT_TABLE, load_table
-from .errors import ConfigError, SetupError
-from .network import install_neuron_module
-from .output import load_spikes
-from .parameters import Config, NetworkParams, NeuronParams, SimulationParams, StimulusParams, derive
-from .simulation import RunResult
-from .simulation import run as simulate  # not "run": that name is the submodule of `python -m microcircuit.run`
 
-__all__ = [
-    "Config", "ConfigError", "DEFAULT_TABLE", "NetworkParams", "NeuronParams", "RunResult", "SetupError",
-    "SimulationParams", "StimulusParams", "derive", "install_neuron_module", "load_spikes", "load_table", "simulate",
-]
+Layout (each layer imports only from the ones above it; tests/unit/test_layout.py keeps it so):
+
+* ``errors``; ``parameters`` (parameters and the one ``derive`` step), ``physics``, ``connectivity``,
+  ``build`` (compiling the NESTML neuron);
+* ``analysis``, ``theory``, ``output`` (the spike file), ``provenance``, ``resources``, ``validation``,
+  ``plots``, ``convert``;
+* ``network`` (everything that calls NEST); ``parallel`` (MPI), ``progress``;
+* ``preflight``, ``runloop``, ``simulation`` (one run), ``measurement``;
+* ``commands`` (the command-line tools; ``run``, ``validate``, ``benchmark``, ``theory`` start them).
+"""
+from importlib import import_module
+
+_EXPORTS = {
+    "Config": "parameters", "NetworkParams": "parameters", "NeuronParams": "parameters",
+    "SimulationParams": "parameters", "StimulusParams": "parameters", "derive": "parameters",
+    "ConfigError": "errors", "SetupError": "errors",
+    "DEFAULT_TABLE": "connectivity", "load_table": "connectivity",
+    "install_neuron_module": "network",
+    "load_spikes": "output",
+    "RunResult": "simulation", "simulate": "simulation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    # imported on first use, so that `python build.py` and the light commands start fast
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,6 +1,6 @@
 """``python -m microcircuit`` is ``python -m microcircuit.run``."""
 import sys
 
-from .run import main
+from .commands.run import main
 
 sys.exit(main())

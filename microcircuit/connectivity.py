@@ -1,9 +1,12 @@
-"""Reading and checking connectivity tables (NetCDF, see ``connectivity/make_pd14_table.py``).
+"""Reading, checking and serialising connectivity tables (NetCDF, see ``connectivity/make_pd14_table.py``).
 
-A table describes any number of populations; nothing here assumes PD14's eight.
+A table describes any number of populations; nothing here assumes PD14's eight. The PD14
+table ships with the package (``connectivity/pd14.nc`` in the source tree).
 """
 from __future__ import annotations
 
+import importlib.resources
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +14,8 @@ import xarray as xr
 
 from .errors import ConfigError
 
-DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "connectivity" / "pd14.nc"
+DEFAULT_TABLE = Path(str(importlib.resources.files("microcircuit") / "data" / "pd14.nc"))
+"""The PD14 connectivity table installed with the package."""
 
 POP = ("population",)
 PAIR = ("target", "source")
@@ -61,9 +65,12 @@ VARIABLES: dict[str, tuple[tuple[str, ...], tuple]] = {
 POPULATION_TYPES = ("E", "I")
 
 
-def load_table(path: str | Path = DEFAULT_TABLE) -> xr.Dataset:
-    """Read a connectivity table and check it; raise ConfigError with a one-line message if it is bad."""
-    path = Path(path)
+def load_table(path: str | Path | None = None) -> xr.Dataset:
+    """Read a connectivity table and check it; raise ConfigError with a one-line message if it is bad.
+
+    ``path`` None or "" (the default of ``NetworkParams.connectivity``) reads the PD14 table.
+    """
+    path = Path(path) if path else DEFAULT_TABLE
     if not path.exists():
         raise ConfigError(f"connectivity table {path} does not exist")
     if not path.is_file():
@@ -122,6 +129,16 @@ def check_table(table: xr.Dataset, name: str = "connectivity table") -> xr.Datas
         kind = "excitatory (>= 0)" if is_exc[s] else "inhibitory (<= 0)"
         raise ConfigError(f"{name}: psp_mean[{names[t]}, {names[s]}] = {psp[t, s]} mV has the wrong sign for an {kind} source")
     return table
+
+
+def table_to_json(table: xr.Dataset) -> str:
+    """The table as JSON text (``xarray.Dataset.to_dict``), as stored in spike files."""
+    return json.dumps(table.to_dict(data="list"), sort_keys=True)
+
+
+def table_from_json(text: str, name: str = "connectivity table stored in the spike file") -> xr.Dataset:
+    """A checked table from the JSON text of :func:`table_to_json`."""
+    return check_table(xr.Dataset.from_dict(json.loads(text)), name=name)
 
 
 def _fmt(value) -> str:

@@ -35,7 +35,8 @@ def to_spiketrains(ds: xr.Dataset, t_start: float = 0.0, t_stop: float | None = 
     ds : xarray.Dataset
         A spike file's Dataset.
     t_start, t_stop : float
-        Time span of the trains (ms); ``t_stop`` defaults to the simulated time of the file.
+        Time span of the trains (ms); ``t_stop`` defaults to the end of what was simulated
+        (:func:`microcircuit.analysis.window`, which warns for an incomplete run).
         Spikes outside ``[t_start, t_stop]`` are left out.
 
     Each train is annotated with ``neuron`` (NEST node id) and ``population``.
@@ -46,7 +47,7 @@ def to_spiketrains(ds: xr.Dataset, t_start: float = 0.0, t_stop: float | None = 
     except ImportError:
         raise ImportError("to_spiketrains needs Neo: pip install neo") from None
     if t_stop is None:
-        t_stop = float(ds.attrs.get("t_simulated", ds.attrs.get("t_stop")))
+        t_stop = analysis.window(ds)[1]
     bounds = np.concatenate([[0], np.cumsum(ds["spike_count"].values)])
     times = ds["spike_time"].values
     trains = []

@@ -1,30 +1,30 @@
-"""Everything that talks to NEST: installing the neuron module, building and running the network.
+"""Everything that talks to NEST: installing the neuron module, building the network, simulating a chunk.
 
-This is the only module (besides the benchmark's process wrapper) that imports ``nest``.
-The import happens inside the functions so that the rest of the package works without NEST.
+This is the only module that imports ``nest`` (besides tests). The import happens inside the
+functions so that the rest of the package works without NEST.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .build import manifest
+from .build.manifest import NESTML_MODEL
 from .errors import SetupError
-from .parameters import Config, Derived, NeuronParams
+from .parameters import BUILTIN_MODEL, Config, Derived, NeuronParams
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-MODULE_NAME = "pd14module"
-NESTML_MODEL = "iaf_psc_exp_pd14"
-BUILTIN_MODEL = "iaf_psc_exp"
+# The state variables that sum to the total synaptic current I_syn, per neuron model.
+SYNAPTIC_CURRENTS = {"nestml": ("I_syn",), "builtin": ("I_syn_ex", "I_syn_in")}
 
 # Translation of NeuronParams fields to each NEST model's parameter names.
 PARAMETER_NAMES = {
@@ -44,79 +44,34 @@ def _nest():
     try:
         import nest  # noqa: F401
     except ImportError as exc:
-        raise SetupError(f"NEST is not importable ({exc}); install it with `pip install -e .` "
+        raise SetupError(f"NEST is not importable ({exc}); install it with `pip install .` "
                          "(nest-simulator 3.10 from PyPI)") from None
     return nest
-
-
-def build_dir() -> Path:
-    """Folder that build.py writes (``$MICROCIRCUIT_BUILD_DIR`` or ``build/`` in the checkout)."""
-    return Path(os.environ.get("MICROCIRCUIT_BUILD_DIR", ROOT / "build"))
-
-
-def _installed_nest_dir() -> Path | None:
-    """Folder of the ``nest`` package this Python would import, found without importing it."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("nest")
-    return Path(spec.origin).resolve().parent if spec is not None and spec.origin else None
-
-
-def check_neuron_module(directory: str | Path | None = None) -> Path:
-    """Check, without importing NEST, that the module is built for the installed NEST; return its path.
-
-    Raises
-    ------
-    SetupError
-        If the module has not been built (run ``python build.py``) or was built for another NEST.
-    """
-    import importlib.metadata
-
-    directory = Path(directory) if directory is not None else build_dir()
-    manifest_path = directory / "manifest.json"
-    module = directory / "install" / f"{MODULE_NAME}.so"
-    if not manifest_path.exists() or not module.exists():
-        raise SetupError(f"the NESTML neuron module is not built ({module} missing): run `python build.py` first")
-    manifest = json.loads(manifest_path.read_text())
-    try:
-        installed = importlib.metadata.version("nest-simulator")
-    except importlib.metadata.PackageNotFoundError:  # a NEST without pip metadata: checked at install
-        installed = manifest.get("nest_version")
-    if manifest.get("nest_version") != installed:
-        raise SetupError(f"{MODULE_NAME} was built for NEST {manifest.get('nest_version')} but NEST "
-                         f"{installed} is installed: run `python build.py` again")
-    built_for = manifest.get("nest_kernel")
-    nest_dir = _installed_nest_dir()
-    if built_for and nest_dir is not None and Path(built_for).resolve().parent != nest_dir:
-        # e.g. a module built for the MPI-enabled NEST of another environment (other C++ ABI)
-        raise SetupError(f"{module} was built for the NEST in {Path(built_for).parent}, but this Python uses "
-                         f"the NEST in {nest_dir}: run `python build.py` with this Python (keep one build "
-                         "folder per NEST with `python build.py --build-dir DIR` and MICROCIRCUIT_BUILD_DIR=DIR)")
-    return module
 
 
 def install_neuron_module(directory: str | Path | None = None) -> str:
     """Install the compiled NESTML module into the current NEST kernel; return the NEST model name.
 
     Call it before any ``nest.Create`` and again after every ``nest.ResetKernel()``.
+    ``directory`` is the build folder (default ``microcircuit.build.default_build_dir()``).
 
     Raises
     ------
     SetupError
-        If the module has not been built (run ``python build.py``) or was built for another NEST.
+        If the module has not been built (the message names the build command) or was built
+        for another NEST.
     """
     nest = _nest()
-    module = check_neuron_module(directory)
-    manifest = json.loads((module.parent.parent / "manifest.json").read_text())
-    if manifest.get("nest_version") != nest.__version__:
-        raise SetupError(f"{MODULE_NAME} was built for NEST {manifest.get('nest_version')} but NEST "
-                         f"{nest.__version__} is installed: run `python build.py` again")
+    module, built = manifest.check_module(directory)
+    if built.get("nest_version") != nest.__version__:
+        raise SetupError(f"{manifest.MODULE_NAME} was built for NEST {built.get('nest_version')} but NEST "
+                         f"{nest.__version__} is installed: run `{manifest.build_command()}` again")
     if NESTML_MODEL in nest.node_models:
         return NESTML_MODEL  # already installed in this kernel
     try:
         nest.Install(str(module.with_suffix("")))
     except Exception as exc:
-        raise SetupError(f"NEST could not load {module} ({exc}): run `python build.py --force`") from None
+        raise SetupError(f"NEST could not load {module} ({exc}): run `{manifest.build_command()} --force`") from None
     return NESTML_MODEL
 
 
@@ -131,12 +86,44 @@ def neuron_parameters(neuron_model: str, neuron: NeuronParams) -> dict[str, floa
 
 
 @dataclass
+class Timings:
+    """Wall-clock times (s) of the phases of a run."""
+
+    setup: float = 0.0      # kernel reset and settings, module installation
+    create: float = 0.0     # neurons and devices
+    connect: float = 0.0    # connections and NEST's connection infrastructure (Prepare)
+    presim: float = 0.0     # simulation of the warm-up
+    sim: float = 0.0        # simulation after the warm-up
+
+    @property
+    def construction(self) -> float:
+        """Time to build the network: setup, creation and connection."""
+        return self.setup + self.create + self.connect
+
+    def as_dict(self) -> dict[str, float]:
+        return {"setup": self.setup, "create": self.create, "connect": self.connect,
+                "presim": self.presim, "sim": self.sim}
+
+
+@dataclass
 class Network:
     """Handles of a built network."""
 
     populations: list  # NodeCollection per population
     recorder: object | None
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: Timings = field(default_factory=Timings)
+    multimeter: object | None = None   # records V_m and the synaptic current(s) of vm_neurons
+    vm_neurons: object | None = None   # NodeCollection, sorted node ids
+
+    def local_vm_neurons(self) -> np.ndarray:
+        """Node ids of the recorded neurons that live on this MPI process (all of them on one process)."""
+        if self.vm_neurons is None:
+            return np.empty(0, dtype=np.int64)
+        with warnings.catch_warnings():
+            # NEST warns that the local part differs between processes (unsafe in collective calls); it is only read
+            warnings.simplefilter("ignore", UserWarning)
+            local = _nest().GetLocalNodeCollection(self.vm_neurons)
+        return np.asarray(local.tolist() if len(local) else [], dtype=np.int64)
 
     @property
     def neurons(self):
@@ -173,17 +160,19 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
     """Create and connect the network in the order of the reference implementation.
 
     Order (it fixes the random streams): populations (V_m drawn here), recorder, background
-    generators, transient DC generators, thalamus; then recurrent connections target-major,
-    recorder, background, DC, thalamus; finally ``Prepare``/``Cleanup`` so that NEST builds
-    its presynaptic connection infrastructure inside the construction time.
+    generators, transient DC generators, thalamus, multimeter; then recurrent connections
+    target-major, recorder, background, DC, thalamus, multimeter; finally ``Prepare``/``Cleanup``
+    so that NEST builds its presynaptic connection infrastructure inside the construction time
+    (docs/model.md §9). The multimeter comes last and draws no random numbers, so recording
+    membrane potentials does not change the spikes.
     """
     nest = _nest()
     net, stim, sim = config.network, config.stimulus, config.simulation
     d = derived
-    timings = {}
+    timings = Timings()
     t0 = time.perf_counter()
     model = setup_kernel(config)
-    timings["setup"] = time.perf_counter() - t0
+    timings.setup = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     base = neuron_parameters(net.neuron_model, net.neuron)
@@ -202,10 +191,16 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
            for a in d.dc_amplitude] if stim.dc else [])
     if stim.thalamic:
         thalamus = nest.Create("parrot_neuron", d.thalamus_size)
-        thalamic_drive = nest.Create("poisson_generator", params={
-            "rate": stim.thalamic_rate, "start": stim.thalamic_start,
-            "stop": stim.thalamic_start + stim.thalamic_duration})
-    timings["create"] = time.perf_counter() - t0
+        # one generator per pulse, each active on (onset, onset + duration]: a fresh Poisson draw per pulse
+        pulses = [{"rate": stim.thalamic_rate, "start": float(onset), "stop": float(onset) + stim.thalamic_duration}
+                  for onset in stim.thalamic_onsets()]
+        thalamic_drive = nest.Create("poisson_generator", len(pulses), params=pulses if len(pulses) > 1 else pulses[0])
+    vm_neurons = _vm_neurons(pops, d.vm_positions)
+    multimeter = None
+    if vm_neurons is not None:
+        multimeter = nest.Create("multimeter", params={"interval": sim.vm_interval, "record_to": "memory",
+                                                       "record_from": ["V_m", *SYNAPTIC_CURRENTS[net.neuron_model]]})
+    timings.create = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     # One copy of static_synapse per source population keeps every (synapse model, VP)
@@ -265,51 +260,67 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
                 syn_spec={"weight": _normal(nest, d.weight_thalamic, d.weight_thalamic_sd, 0.0),
                           "delay": _normal(nest, d.delay_thalamic, d.delay_thalamic_sd, h / 2)})
             step()
+    if multimeter is not None:
+        nest.Connect(multimeter, vm_neurons)
     step()
     nest.Prepare()
     nest.Cleanup()
     step(prepare_weight)
-    timings["connect"] = time.perf_counter() - t0
-    return Network(populations=pops, recorder=recorder, timings=timings)
+    timings.connect = time.perf_counter() - t0
+    return Network(populations=pops, recorder=recorder, timings=timings, multimeter=multimeter,
+                   vm_neurons=vm_neurons)
 
 
-ChunkCallback = Callable[[float, np.ndarray, np.ndarray], None]
+def _vm_neurons(pops: list, positions: tuple[np.ndarray, ...]):
+    """The NodeCollection of the neurons whose V_m is recorded (None when there are none)."""
+    ids = [np.asarray(p.tolist(), dtype=np.int64)[pos] for p, pos in zip(pops, positions) if len(pos)]
+    if not ids:
+        return None
+    return _nest().NodeCollection(np.concatenate(ids).tolist())
 
 
-def run(network: Network, config: Config, on_chunk: ChunkCallback | None = None,
-        should_stop: Callable[[], bool] = lambda: False) -> float:
-    """Simulate warm-up and simulation in chunks; return the model time reached (ms).
+@dataclass
+class Chunk:
+    """What one simulated chunk recorded."""
 
-    After each chunk, ``on_chunk(t_reached, senders, times)`` receives the spikes of that
-    chunk and the recorder is emptied, so memory stays bounded. ``should_stop()`` is
-    asked after each chunk; when it returns True the run ends early. Chunking does not
-    change the results: NEST's simulation is invariant to splitting ``Simulate`` calls.
+    senders: np.ndarray                 # spikes: node ids ...
+    times: np.ndarray                   # ... and times (ms)
+    vm_times: np.ndarray | None = None  # sample times (ms), shape (n_samples,)
+    V_m: np.ndarray | None = None       # (n_samples, n_local_vm_neurons), mV, neurons in node-id order
+    I_syn: np.ndarray | None = None     # the same for the total synaptic current (pA)
+
+
+def simulate_chunk(network: Network, duration: float, neuron_model: str = "nestml",
+                   local_vm_neurons: np.ndarray | None = None) -> Chunk:
+    """Simulate ``duration`` ms; return what the recorders got in that chunk, and empty them.
+
+    NEST's simulation is invariant to splitting ``Simulate`` calls, so chunking does not change
+    the results (tests/nest/test_neuron.py checks it for the neuron). The multimeter delivers the
+    sample at the very end of a ``Simulate`` call with the next call, so a chunk holds the samples
+    from the end of the previous chunk up to one interval before its own end.
     """
     nest = _nest()
-    sim = config.simulation
+    nest.Simulate(duration)
     rec = network.recorder
-    t = 0.0
-    timings = network.timings
-    for phase, duration in (("presim", sim.t_presim), ("sim", sim.t_sim)):
-        t_end = t + duration
-        t0 = time.perf_counter()
-        while t < t_end - 1e-9:
-            step = min(sim.chunk, t_end - t)
-            nest.Simulate(step)
-            t = round(t + step, 10)
-            if rec is not None:
-                events = rec.events
-                senders, times = np.asarray(events["senders"]), np.asarray(events["times"])
-                rec.n_events = 0
-            else:
-                senders, times = np.empty(0, np.int64), np.empty(0)
-            if on_chunk is not None:
-                on_chunk(t, senders, times)
-            if should_stop():
-                timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - t0
-                return t
-        timings[phase] = time.perf_counter() - t0
-    return t
+    if rec is None:
+        chunk = Chunk(np.empty(0, np.int64), np.empty(0))
+    else:
+        events = rec.events
+        chunk = Chunk(np.asarray(events["senders"]), np.asarray(events["times"]))
+        rec.n_events = 0
+    if network.multimeter is not None and local_vm_neurons is not None and local_vm_neurons.size:
+        events = network.multimeter.events
+        senders, times = np.asarray(events["senders"]), np.asarray(events["times"])
+        order = np.lexsort((senders, times))  # by time, then node id
+        n = local_vm_neurons.size
+        shape = (senders.size // n, n)
+        if senders.size % n or not np.all(senders[order].reshape(shape) == local_vm_neurons):
+            raise RuntimeError(f"the multimeter returned {senders.size} samples, not whole rows of {n} neurons")
+        chunk.vm_times = times[order].reshape(shape)[:, 0]
+        chunk.V_m = np.asarray(events["V_m"])[order].reshape(shape)
+        chunk.I_syn = sum(np.asarray(events[name])[order] for name in SYNAPTIC_CURRENTS[neuron_model]).reshape(shape)
+        network.multimeter.n_events = 0
+    return chunk
 
 
 def process_info() -> tuple[int, int]:
@@ -329,21 +340,17 @@ def local_spike_count() -> int:
 
 
 def kernel_info() -> dict:
-    """NEST facts worth storing with a run.
+    """NEST facts worth storing with a run, for this process.
 
-    Collective on several MPI processes (call it on every rank): ``num_connections`` is the
-    total over all ranks (NEST reports each rank's own); ``memory_size_mb`` is this rank's.
+    On several MPI processes ``num_connections`` and ``memory_size_mb`` are this rank's own.
     """
-    from . import parallel
-
     nest = _nest()
-    parallel.start()
     ks = nest.GetKernelStatus()
     return {
         "nest_version": nest.__version__,
         "virtual_processes": int(ks["total_num_virtual_procs"]),
         "mpi_processes": int(ks["num_processes"]),
         "threads": int(ks["local_num_threads"]),
-        "num_connections": int(parallel.total(int(ks["num_connections"]))),
+        "num_connections": int(ks["num_connections"]),
         "memory_size_mb": float(ks.get("memory_size", 0)) / 1024.0 if "memory_size" in ks else None,
     }

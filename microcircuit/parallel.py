@@ -181,7 +181,7 @@ class AgreedError(SetupError):
 def checkpoint(error: tuple[str, int] | None = None) -> Failure | None:
     """Collective: tell every rank whether any rank met an error before this point.
 
-    Called with ``error=None`` by ``simulation.run`` right before NEST builds the network, and
+    Called with ``error=None`` by ``simulation.simulate`` right before NEST builds the network, and
     with ``(message, exit status)`` by the command-line error handler on a rank that failed
     before getting there, so that both meet in the same collective call. Returns the errors of
     all ranks (None when there were none). With one process it returns at once.
@@ -218,13 +218,13 @@ def fail(prog: str, message: str, status: int) -> int:
             if is_root():
                 print(f"{prog}: error: {message}", file=sys.stderr)
             return status
-        return report(prog, failure)
+        return report_failure(prog, failure)
     print(f"{prog}: error: rank {rank()} of {size()}: {message}", file=sys.stderr, flush=True)
     abort(status)
     return status  # not reached with mpi4py
 
 
-def report(prog: str, failure: Failure) -> int:
+def report_failure(prog: str, failure: Failure) -> int:
     """Print an agreed failure on rank 0 (once for all ranks); return its exit status."""
     if is_root():
         for line in failure.lines():

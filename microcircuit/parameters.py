@@ -22,6 +22,7 @@ from .errors import ConfigError
 BACKGROUNDS = ("poisson", "dc")
 V0_CHOICES = ("optimized", "original")
 NEURON_CHOICES = ("nestml", "builtin")
+BUILTIN_MODEL = "iaf_psc_exp"  # NEST's model for neuron_model = "builtin"
 POISSON_SOURCES = ("generator", "neuron")
 MAX_PRESIM_MS = 10_000.0  # a warm-up beyond 10 s model time serves no purpose in PD14
 
@@ -89,15 +90,29 @@ class StimulusParams:
 
     thalamic: bool = False            # thalamic pulse: Poisson spikes of all thalamic neurons
     thalamic_rate: float = 120.0      # rate of each thalamic neuron during the pulse (spikes/s)
-    thalamic_start: float = 700.0     # pulse start, absolute time (ms)
+    thalamic_start: float = 700.0     # start of the first pulse, absolute time (ms)
     thalamic_duration: float = 10.0   # pulse duration (ms)
+    thalamic_pulses: int = 1          # number of pulses (each a fresh Poisson draw), for trial averages
+    thalamic_interval: float = 500.0  # time from one pulse's start to the next's (ms)
     dc: bool = False                  # transient DC input to every population
     dc_amplitude_per_input: float = 0.3  # DC per external input (pA); a population gets this x K_ext
     dc_start: float = 650.0           # DC start, absolute time (ms)
     dc_duration: float = 100.0        # DC duration (ms)
 
+    def thalamic_onsets(self) -> np.ndarray:
+        """Start times of the thalamic pulses (ms, absolute time); empty when the thalamic stimulus is off."""
+        if not self.thalamic:
+            return np.empty(0)
+        return self.thalamic_start + self.thalamic_interval * np.arange(self.thalamic_pulses)
+
     def __post_init__(self):
         _require("thalamic_rate", self.thalamic_rate, ">= 0", self.thalamic_rate >= 0)
+        _require("thalamic_pulses", self.thalamic_pulses, "a whole number >= 1",
+                 isinstance(self.thalamic_pulses, (int, np.integer)) and self.thalamic_pulses >= 1)
+        if self.thalamic_pulses > 1:
+            _require("thalamic_interval", self.thalamic_interval,
+                     f"longer than thalamic_duration ({self.thalamic_duration:g} ms), so that pulses do not overlap",
+                     self.thalamic_interval > self.thalamic_duration)
         for name in ("thalamic_start", "dc_start"):
             _require(name, getattr(self, name), ">= 0", getattr(self, name) >= 0)
         for name in ("thalamic_duration", "dc_duration"):
@@ -117,6 +132,8 @@ class SimulationParams:
     threads: int = 2           # threads per process (virtual processes = threads x MPI ranks)
     record: bool = True        # record spikes of all neurons
     chunk: float = 100.0       # model time simulated per step of the run loop (ms); results do not depend on it
+    record_vm: int = 0         # record V_m and I_syn of this many neurons per population (0: none)
+    vm_interval: float = 1.0   # sampling interval of V_m and I_syn (ms), a multiple of the resolution
 
     def __post_init__(self):
         _require("t_sim", self.t_sim, "> 0", self.t_sim > 0)
@@ -127,7 +144,10 @@ class SimulationParams:
         _require("threads", self.threads, "a whole number >= 1",
                  isinstance(self.threads, (int, np.integer)) and self.threads >= 1)
         _require("chunk", self.chunk, "> 0", self.chunk > 0)
-        for name in ("t_sim", "t_presim", "chunk"):
+        _require("record_vm", self.record_vm, "a whole number >= 0",
+                 isinstance(self.record_vm, (int, np.integer)) and self.record_vm >= 0)
+        _require("vm_interval", self.vm_interval, "> 0", self.vm_interval > 0)
+        for name in ("t_sim", "t_presim", "chunk", "vm_interval"):
             steps = getattr(self, name) / self.resolution
             if not math.isclose(steps, round(steps), abs_tol=1e-9):
                 raise ConfigError(f"{name} = {getattr(self, name)} ms must be a multiple of the resolution "
@@ -142,6 +162,14 @@ class Config:
     stimulus: StimulusParams = field(default_factory=StimulusParams)
     simulation: SimulationParams = field(default_factory=SimulationParams)
 
+    def __post_init__(self):
+        stim, sim = self.stimulus, self.simulation
+        end = sim.t_presim + sim.t_sim
+        if stim.thalamic and stim.thalamic_onsets()[-1] >= end:
+            raise ConfigError(f"the last of {stim.thalamic_pulses} thalamic pulses starts at "
+                              f"{stim.thalamic_onsets()[-1]:g} ms, not before the end of the run at {end:g} ms; "
+                              "simulate longer (t_sim), or use fewer pulses or a shorter thalamic_interval")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -151,7 +179,13 @@ class Config:
         return _from_dict(cls, data, "")
 
     def replace(self, **sections) -> "Config":
-        return dataclasses.replace(self, **sections)
+        """A copy with some sections replaced: by a section object, or by a dict of the fields to change.
+
+        ``config.replace(simulation={"record": False})`` changes one field of one section.
+        """
+        changes = {name: dataclasses.replace(getattr(self, name), **value) if isinstance(value, dict) else value
+                   for name, value in sections.items()}
+        return dataclasses.replace(self, **changes)
 
 
 def _from_dict(cls, data, prefix):
@@ -240,6 +274,7 @@ class Derived:
     i_e: np.ndarray                       # constant current per population (pA): DC background and/or compensation
     i_dc_full: np.ndarray                 # DC equivalent of the full background (pA)
     mu_recurrent_full: np.ndarray         # mean recurrent input at full scale (pA)
+    full_mean_rate: np.ndarray            # the table's full-scale rates (spikes/s), basis of the K-scaling DC
     v0_mean: np.ndarray                   # (mV)
     v0_sd: np.ndarray                     # (mV)
     thalamus_size: int
@@ -249,6 +284,11 @@ class Derived:
     delay_thalamic: float                 # (ms)
     delay_thalamic_sd: float              # (ms)
     dc_amplitude: np.ndarray              # transient DC per population (pA)
+    vm_positions: tuple[np.ndarray, ...] = ()  # per population: positions (0-based) of the neurons whose V_m is recorded
+
+    @property
+    def n_vm_recorded(self) -> int:
+        return int(sum(len(p) for p in self.vm_positions))
 
     @property
     def n_neurons(self) -> int:
@@ -375,6 +415,7 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
         i_e=i_e,
         i_dc_full=i_dc_full,
         mu_recurrent_full=mu_rec,
+        full_mean_rate=rates_full,
         v0_mean=v0_mean,
         v0_sd=v0_sd,
         thalamus_size=th_size,
@@ -384,21 +425,45 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
         delay_thalamic=delay_th,
         delay_thalamic_sd=delay_th * net.delay_rel_sd,
         dc_amplitude=stim.dc_amplitude_per_input * k_ext_full,
+        vm_positions=vm_sample(sizes, sim.record_vm, sim.seed),
     )
 
 
-def rheobase(neuron: NeuronParams) -> float:
-    """Constant current (pA) that brings V_m exactly to threshold: C_m (V_th - E_L) / tau_m."""
-    return neuron.C_m * (neuron.V_th - neuron.E_L) / neuron.tau_m
+VM_SAMPLE_STREAM = 0x566D  # "Vm": keeps the V_m sample's random stream apart from any other use of the seed
 
 
-def subthreshold_populations(config: Config, derived: Derived) -> list[str]:
-    """Populations whose constant input alone stays below rheobase in DC mode with K-scaling < 1.
+def vm_sample(sizes, per_population: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Which neurons' membrane potentials are recorded: ``per_population`` of each population, drawn at random.
 
-    Such populations fire only through recurrent excitation and the initial V_m spread
-    (MODEL_FACTS pitfall P1); the reference implementation warns about them.
+    The choice depends only on the population sizes, the number and the seed (a NumPy generator
+    seeded with ``[seed, VM_SAMPLE_STREAM]``), so the same table, scale and seed record the same
+    neurons, whatever the number of threads or processes. A population smaller than
+    ``per_population`` is recorded whole.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Per population, the sorted positions (0-based) within the population.
     """
-    if config.network.background != "dc" or config.network.k_scaling == 1:
-        return []
-    i_rh = rheobase(config.network.neuron)
-    return [p for p, i in zip(derived.populations, derived.i_e) if i < i_rh]
+    if per_population <= 0:
+        return tuple(np.empty(0, dtype=np.int64) for _ in sizes)
+    rng = np.random.default_rng([int(seed), VM_SAMPLE_STREAM])
+    return tuple(np.sort(rng.choice(int(n), size=min(per_population, int(n)), replace=False)).astype(np.int64)
+                 for n in sizes)
+
+
+def below_rheobase(config: Config, derived: Derived) -> np.ndarray:
+    """Populations that cannot fire on their own: no Poisson input and a constant current at most rheobase.
+
+    With ``I_e <= C_m (V_th - E_L) / tau_m`` the membrane potential relaxes to at most ``V_th``
+    and never reaches it, so such a population fires only through recurrent excitation (and
+    its initial potentials). This happens with DC background below a critical k-scaling
+    (docs/model.md, "Scaling"); the reference implementation warns about it.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_populations,)
+    """
+    nrn = config.network.neuron
+    i_rh = physics.rheobase(nrn.C_m, nrn.tau_m, nrn.V_th, nrn.E_L)
+    return (np.asarray(derived.poisson_rate) <= 0) & (np.asarray(derived.i_e) <= i_rh)

@@ -96,6 +96,14 @@ def mean_input_current(tau_syn: float, indegree: ArrayLike, weight: ArrayLike, r
     return 1e-3 * tau_syn * (prod.sum(axis=-1) if prod.ndim == 2 else prod)
 
 
+def rheobase(C_m: float, tau_m: float, V_th: float, E_L: float) -> float:
+    """Constant current (pA) that brings the membrane potential exactly to threshold: ``C_m (V_th - E_L) / tau_m``.
+
+    375 pA for the PD14 neuron (pF, ms, mV).
+    """
+    return C_m * (V_th - E_L) / tau_m
+
+
 def critical_k_scaling(i_rheobase: float, i_dc_full: ArrayLike, mu_recurrent: ArrayLike) -> np.ndarray:
     """K-scaling factor below which a DC-driven population is sub-threshold on its own.
 

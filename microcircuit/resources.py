@@ -57,16 +57,65 @@ def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
                     + BYTES_PER_RECORDED_SPIKE * expected_spikes) / 2**20)
 
 
-def estimate_run_mb(config, derived, table) -> float:
-    """Estimated peak memory (MB) of running ``config``; spikes from the table's full-scale rates."""
+# Recording V_m and I_syn: NEST's memory backend holds a chunk's samples (sender, time and the recorded
+# variables, up to three doubles), Python copies them into arrays and sorts them: about 160 bytes per
+# neuron and sample of a chunk. Writing the final file copies the samples in blocks of 32 MB.
+BYTES_PER_VM_SAMPLE = 160
+VM_COPY_BLOCK_MB = 2 * 32
+# Disk: the unfinished-data file holds 16 bytes per spike and per V_m/I_syn sample pair; the final file is
+# written beside it before the unfinished data is removed (it holds the same, compressed; counted in full).
+DISK_BYTES_PER_SPIKE = 2 * 16
+DISK_BYTES_PER_VM_SAMPLE = 2 * 16
+
+
+def expected_spikes(config, derived) -> float:
+    """Spikes a run is expected to record, from the table's full-scale rates."""
+    sim = config.simulation
+    rates = np.asarray(derived.full_mean_rate, dtype=float)
+    return float(np.sum(derived.sizes * rates)) * (sim.t_presim + sim.t_sim) / 1000.0
+
+
+def vm_samples(config, derived) -> tuple[float, float]:
+    """(neuron-samples per chunk, neuron-samples of the whole run) of the V_m recording."""
+    sim = config.simulation
+    if not sim.record or derived.n_vm_recorded == 0:
+        return 0.0, 0.0
+    n = derived.n_vm_recorded
+    return n * sim.chunk / sim.vm_interval, n * (sim.t_presim + sim.t_sim) / sim.vm_interval
+
+
+def estimate_run_mb(config, derived) -> float:
+    """Estimated peak memory (MB) of running ``config``: network, spike recording, V_m recording."""
     sim = config.simulation
     spikes = 0.0
     recorded = 0
     if sim.record:
         recorded = derived.n_neurons
-        rates = np.asarray(table["full_mean_rate"].values, dtype=float)
-        spikes = float(np.sum(derived.sizes * rates)) * (sim.t_presim + sim.t_sim) / 1000.0
-    return estimate_peak_mb(derived.n_synapses, derived.n_neurons, recorded, spikes)
+        spikes = expected_spikes(config, derived)
+    vm_mb = 0.0
+    per_chunk, _ = vm_samples(config, derived)
+    if per_chunk:
+        vm_mb = BYTES_PER_VM_SAMPLE * per_chunk / 2**20 + VM_COPY_BLOCK_MB
+    return estimate_peak_mb(derived.n_synapses, derived.n_neurons, recorded, spikes) + vm_mb
+
+
+def estimate_disk_mb(config, derived) -> float:
+    """Disk space (MB) a recording run needs at its peak, while the final file is written."""
+    if not config.simulation.record:
+        return 0.0
+    _, samples = vm_samples(config, derived)
+    return (DISK_BYTES_PER_SPIKE * expected_spikes(config, derived) + DISK_BYTES_PER_VM_SAMPLE * samples) / 2**20
+
+
+def free_disk_mb(folder) -> float:
+    """Free space (MB) on the file system of ``folder`` (or of its nearest existing parent)."""
+    import shutil
+    from pathlib import Path
+
+    folder = Path(folder).resolve()
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free / 2**20
 
 
 def available_mb() -> float:

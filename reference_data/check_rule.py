@@ -6,7 +6,7 @@ A synthetic "network" (4 populations of 150/50/150/50 neurons, 2 s) draws per-ne
 from a gamma distribution (shape 2) per population and independent Poisson spike trains, so
 that seeds differ the way network realisations do. For every reference size n, it builds
 ``--references`` independent reference ensembles of n seeds, calibrates the rule
-(:func:`microcircuit.validate.calibrate`) at alpha = 1 % and 5 %, and validates ``--runs``
+(:func:`microcircuit.validation.calibrate`) at alpha = 1 % and 5 %, and validates ``--runs``
 new seeds of the same network against each. A correct rule fails at most a fraction alpha
 of them. Nothing is written; the counts are printed.
 """
@@ -21,7 +21,7 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from microcircuit import analysis, validate  # noqa: E402
+from microcircuit import analysis, validation  # noqa: E402
 from microcircuit.output import ragged_dataset  # noqa: E402
 
 SIZES = (150, 50, 150, 50)
@@ -40,7 +40,7 @@ def network_stats(seed: int) -> xr.Dataset:
     neurons = np.arange(1, len(trains) + 1)
     senders = np.concatenate([np.full(len(t), n) for n, t in zip(neurons, trains)])
     ds = ragged_dataset(neurons, pops, senders, np.concatenate(trains), {"t_start": T_START, "t_stop": T_STOP})
-    return validate.storage_precision(analysis.statistics(ds, T_START, T_STOP, sample_size=30))
+    return validation.storage_precision(analysis.statistics(ds, T_START, T_STOP, sample_size=30))
 
 
 def main(argv=None) -> int:
@@ -56,12 +56,12 @@ def main(argv=None) -> int:
         fails = {a: 0 for a in alphas}
         for r in range(args.references):
             base = 1_000_000 * n + 10_000 * r
-            ens = validate.ensemble([network_stats(base + k) for k in range(n)], list(range(n)))
+            ens = validation.ensemble([network_stats(base + k) for k in range(n)], list(range(n)))
             members = [ens.isel(seed=k) for k in range(n)]
-            loo = validate.leave_one_out(ens)
-            thresholds = {a: validate.calibrate(loo, a)["threshold"] for a in alphas}
+            loo = validation.leave_one_out(ens)
+            thresholds = {a: validation.calibrate(loo, a)["threshold"] for a in alphas}
             for k in range(args.runs):
-                d = validate.ks_to_pool(network_stats(base + 5_000 + k), members)
+                d = validation.ks_to_pool(network_stats(base + 5_000 + k), members)
                 for a in alphas:
                     fails[a] += bool((d > thresholds[a]).any())
         runs = args.references * args.runs

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from microcircuit import analysis, plots, validate  # noqa: E402
+from microcircuit import analysis, plots, validation  # noqa: E402
 from microcircuit.output import load_spikes, ragged_dataset  # noqa: E402
 
 # The simulations: python -m microcircuit.run with these options, one run per seed.
@@ -109,8 +109,8 @@ def analyse(args) -> int:
     paths = sorted(folder.glob("seed*/spikes.nc"), key=lambda p: int(p.parent.name[4:]))
     if args.seeds:
         paths = [p for p in paths if int(p.parent.name[4:]) in args.seeds]
-    if len(paths) < validate.MIN_SEEDS:
-        sys.exit(f"make_reference.py: error: {len(paths)} spike files in {folder}; need at least {validate.MIN_SEEDS}")
+    if len(paths) < validation.MIN_SEEDS:
+        sys.exit(f"make_reference.py: error: {len(paths)} spike files in {folder}; need at least {validation.MIN_SEEDS}")
     stats, seeds, configs, first = [], [], [], None
     for path in paths:
         ds = load_spikes(path)
@@ -136,8 +136,8 @@ def analyse(args) -> int:
            for c in configs for sec in common):
         sys.exit("make_reference.py: error: the runs differ in more than the seed")
     added = sorted({f"{sec}.{k}" for c in configs for sec in c for k in set(c[sec]) - common[sec]})
-    ens = validate.ensemble(stats, seeds)
-    ks = validate.reference_ks(ens)
+    ens = validation.ensemble(stats, seeds)
+    ks = validation.reference_ks(ens)
     attrs = {
         "name": args.set,
         "title": f"PD14 reference statistics: {spec['description']}",
@@ -167,8 +167,8 @@ def analyse(args) -> int:
         "rule": "a run passes a cell (population, observable) when its mean KS distance to the reference seeds "
                 "<= mu + c sd of the seed-to-seed distances; c from leave-one-seed-out, see group ks",
     }
-    validate.write_reference(out, ens, ks, attrs)
-    text = summary(validate.load_reference(out))
+    validation.write_reference(out, ens, ks, attrs)
+    text = summary(validation.load_reference(out))
     summary_out.write_text(f"# {args.set}\n\n{spec['description']}; made by\n\n"
                            f"    {attrs['simulation_command']}\n    {attrs['analysis_command']}\n\n{text}\n")
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and {summary_out}")
@@ -176,7 +176,7 @@ def analyse(args) -> int:
     return 0
 
 
-def summary(ref: validate.Reference) -> str:
+def summary(ref: validation.Reference) -> str:
     """Markdown tables: per-population statistics (mean ± sd over seeds) and seed-to-seed KS distances."""
     per_seed = [analysis.population_summary(ref.stats.isel(seed=k)) for k in range(ref.stats.sizes["seed"])]
     s = xr.concat(per_seed, dim="seed")
@@ -214,7 +214,7 @@ def summary(ref: validate.Reference) -> str:
 
 
 def load_nest_example(folder: Path = NEST_EXAMPLE) -> xr.Dataset:
-    """The former NEST example's spike files as a spike Dataset (format: MODEL_FACTS §9)."""
+    """The former NEST example's spike files as a spike Dataset (format: docs/model.md §11)."""
     bounds = np.loadtxt(folder / "population_nodeids.dat", dtype=np.int64)
     neurons = np.arange(bounds[0, 0], bounds[-1, 1] + 1)
     populations = np.repeat(POPULATIONS, bounds[:, 1] - bounds[:, 0] + 1)
@@ -227,7 +227,7 @@ def load_nest_example(folder: Path = NEST_EXAMPLE) -> xr.Dataset:
              "background": "poisson", "neuron_model": "builtin (NEST master@7c40d9e9a, Dec 2022)",
              "source": str(folder)}
     ds = ragged_dataset(neurons, populations, np.concatenate(senders), np.concatenate(times), attrs)
-    # the stored per-neuron rates must be reproduced exactly (MODEL_FACTS §9)
+    # the stored per-neuron rates must be reproduced exactly (docs/model.md §11)
     rates = analysis.firing_rates(ds, 500.0, 1500.0).values
     stored = np.concatenate([np.loadtxt(folder / f"rate{k}.dat") for k in range(len(POPULATIONS))])
     if not np.allclose(rates, stored):
@@ -260,10 +260,10 @@ def window_rates(folder: Path, theirs: xr.DataArray, window: float = 1000.0) -> 
 def compare_nest_example(args) -> int:
     text_out, fig_out = HERE / "nest_example_comparison.txt", HERE / "nest_example_comparison.png"
     _refuse_overwrite([text_out, fig_out], args.force)
-    ref = validate.load_reference(HERE / "scale0.1_poisson_T1s.nc")
+    ref = validation.load_reference(HERE / "scale0.1_poisson_T1s.nc")
     ds = load_nest_example(args.nest_example)
-    v = validate.validate(ds, reference=str(ref.path))
-    lines = [validate.report(v, f"former NEST example data ({args.nest_example})", ds.attrs), ""]
+    v = validation.validate(ds, reference=str(ref.path))
+    lines = [validation.report(v, f"former NEST example data ({args.nest_example})", ds.attrs), ""]
     # population mean rates: the example against the spread of our seeds' first 1 s
     ours = xr.concat([analysis.population_summary(ref.stats.isel(seed=k))["rate_mean"]
                       for k in range(ref.stats.sizes["seed"])], dim="seed")

@@ -3,7 +3,7 @@
 The quick start's install and test lines are run by .ci/run (a fresh venv, ``pip install``,
 ``python build.py``, ``python -m pytest``); every other command of the README's ``bash`` blocks,
 and every ``python`` block, runs here, in order, in one scratch folder. Full-scale commands
-(``--scale 1``) and the full-scale defaults of ``benchmark``/``theory`` without a scale are run with
+(``--scale 1``, ``--n-scale 1``) and the full-scale defaults of ``benchmark``/``theory`` without a scale are run with
 ``--print-config`` appended: all options are parsed, resolved and checked, nothing is simulated
 (a full-scale run needs ~15 GB and many minutes). ``theory`` is cheap and always runs for real.
 The MPI section's lines run with the MPI-enabled Python of tests/mpi when it is configured
@@ -16,7 +16,6 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -49,7 +48,7 @@ def dry(words: list[str]) -> bool:
     """Full-scale commands are only resolved (--print-config), not simulated."""
     if "microcircuit.theory" in words:
         return False
-    full = "--scale" in words and float(words[words.index("--scale") + 1]) >= 1
+    full = any(flag in words and float(words[words.index(flag) + 1]) >= 1 for flag in ("--scale", "--n-scale"))
     default_full = "microcircuit.benchmark" in words and "--scale" not in words
     return full or default_full
 

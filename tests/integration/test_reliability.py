@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import microcircuit as mc
-from microcircuit import resources
+from microcircuit import analysis, resources
 from microcircuit.output import partial_path
 
 pytestmark = pytest.mark.slow
@@ -64,10 +64,10 @@ def test_rerun_from_file_is_identical(seed_runs, tmp_path):
     xr.testing.assert_identical(without_timestamps(a), without_timestamps(again))
 
 
-def _start_long_run(out):
+def _start_long_run(out, *extra):
     """Start a long run; return once it has simulated a few chunks (seen in its progress lines)."""
     proc = subprocess.Popen([sys.executable, "-m", "microcircuit.run", "--t-presim", "100", "--t-sim", "2000",
-                             "--chunk", "20", "--output", str(out), "--no-plots"],
+                             "--chunk", "20", "--output", str(out), "--no-plots", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # without a terminal, progress is logged every 10 % of the run (210 ms here); a partial file
     # cannot be read while the run writes it (HDF5 locks it), so wait for the first log line
@@ -93,6 +93,17 @@ def test_interrupted_run_leaves_a_valid_incomplete_file(tmp_path, sig, status):
     assert times.size > 0 and times.max() <= t
     assert times.max() > t - 5.0  # spikes right up to the interruption (~25 spikes per ms at this scale)
     assert not partial_path(out / "spikes.nc").exists()
+
+    # analysing the file uses the simulated part of the window, and says so
+    with pytest.warns(analysis.IncompleteRunWarning, match="incomplete"):
+        t0, t1 = analysis.window(ds)
+    assert (t0, t1) == (100.0, t)
+    rates = analysis.firing_rates(ds, t0, t1)
+    inside = (times >= t0) & (times <= t1)
+    assert float(rates.sum()) == pytest.approx(inside.sum() / ((t1 - t0) / 1000.0))
+    # the planned window would dilute the rates by the unsimulated time (2100 ms planned)
+    planned = analysis.firing_rates(ds, 100.0, float(ds.attrs["t_stop"]))
+    assert float(planned.mean()) < 0.9 * float(rates.mean())
 
 
 def test_killed_run_is_recoverable(tmp_path):
@@ -120,3 +131,13 @@ def test_memory_estimate_at_scale_0_1(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     measured, estimated = eval(out.stdout.strip().splitlines()[-1])
     assert abs(measured - estimated) <= resources.RELATIVE_ERROR * estimated, (measured, estimated)
+
+
+def test_the_chunk_length_does_not_change_the_spikes(seed_runs, tmp_path):
+    """Chunks of 35 ms instead of 100 ms: NEST's Simulate calls split the run differently, the spikes are the same."""
+    out = run_cli("--seed", "11", "--chunk", "35", "--output", str(tmp_path / "chunk35"), *SHORT)
+    assert out.returncode == 0, out.stderr
+    a = mc.load_spikes(seed_runs / "a" / "spikes.nc")
+    b = mc.load_spikes(tmp_path / "chunk35" / "spikes.nc")
+    np.testing.assert_array_equal(a["spike_count"].values, b["spike_count"].values)
+    np.testing.assert_array_equal(a["spike_time"].values, b["spike_time"].values)

@@ -17,7 +17,7 @@ from ..tables import small_table
 pytestmark = pytest.mark.slow
 
 # Band for per-population mean rates of a 1 s run at scale 0.1 with Poisson background.
-# MODEL_FACTS §8.4 lists four sets of reference rates (three full-scale vintages and the
+# docs/model.md §11 lists four sets of reference rates (three full-scale vintages and the
 # old NEST example at scale 0.1); they differ by up to a factor 2.4 (L23E: 0.40 vs 0.97).
 # A correct run must lie within their range up to its own seed-to-seed spread, which is
 # small (measured over 6 seeds, 1 s: sd <= 0.18 spikes/s in every population, < 5 % of the
@@ -121,3 +121,28 @@ def test_nestml_network_spikes_equal_builtin(tmp_path):
     assert a.sizes["spike"] > 10_000
     np.testing.assert_array_equal(a["spike_count"].values, b["spike_count"].values)
     np.testing.assert_array_equal(a["spike_time"].values, b["spike_time"].values)
+
+
+def test_population_is_a_coordinate_and_the_one_liners_work(default_run):
+    """What the README's "Loading results" shows: groupby, spike times of one neuron and of one population."""
+    ds = xr.open_dataset(default_run.spikes_path)  # plain xarray; ds.spikes comes with importing microcircuit.output
+    assert "population" in ds.coords and "population" not in ds.data_vars
+    per_pop = ds.spike_count.groupby("population").sum()
+    assert int(per_pop.sum()) == ds.sizes["spike"]
+    pops = ds["population"].values
+    for name in ("L23E", "L5I"):
+        assert int(per_pop.sel(population=name)) == int(ds["spike_count"].values[pops == name].sum())
+    # one neuron: the slice of the ragged array that belongs to it
+    counts = ds["spike_count"].values
+    i = int(np.argmax(counts))
+    start = int(counts[:i].sum())
+    neuron = int(ds["neuron"][i])
+    np.testing.assert_array_equal(ds.spikes.times(neuron=neuron).values,
+                                  ds["spike_time"].values[start:start + counts[i]])
+    # one population: all its spikes, each with the neuron that fired it
+    l4e = ds.spikes.times(population="L4E")
+    assert l4e.sizes["spike"] == int(counts[pops == "L4E"].sum())
+    assert set(np.unique(l4e["neuron"].values)) <= set(ds["neuron"].values[pops == "L4E"])
+    sub = ds.spikes.select(population="L4E")
+    rates = analysis.firing_rates(sub, *analysis.window(sub))
+    assert rates.sizes["neuron"] == int((pops == "L4E").sum())

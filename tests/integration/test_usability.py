@@ -81,3 +81,19 @@ def test_command_line_overrides_the_file(tmp_path):
     assert cfg.simulation.t_sim == 200.0     # file value kept
     assert cfg.network.background == "dc"
     assert cfg.network.n_scaling == 0.1      # default where neither says anything
+
+
+def test_stimulus_runs_say_the_prediction_ignores_the_stimulus(tmp_path):
+    """The table of simulated vs predicted rates of a run with a stimulus in its window carries a caveat."""
+    out = subprocess.run([sys.executable, "-m", "microcircuit.run", "--scale", "0.05", "--t-presim", "100",
+                          "--t-sim", "700", "--thalamic", "--dc-stimulus", "--no-plots", "--output", "o"],
+                         cwd=tmp_path, capture_output=True, text=True, check=True)
+    lines = out.stderr.splitlines()
+    i = next(k for k, line in enumerate(lines) if "predicted by mean-field theory" in line)
+    caveat = [line for line in lines[i:] if line.startswith("note: the prediction is the stationary state without")]
+    assert len(caveat) == 1
+    assert "thalamic pulse (700-710 ms)" in caveat[0] and "transient DC (650-750 ms)" in caveat[0]
+    # without a stimulus there is no caveat
+    out = subprocess.run([sys.executable, "-m", "microcircuit.run", *TINY, "--output", "p"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    assert "predicted by mean-field theory" in out.stderr and "note: the prediction" not in out.stderr

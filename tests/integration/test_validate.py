@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from microcircuit import validate
+from microcircuit.commands import validate
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,9 @@ import os
 import signal
 import sys
 
-from microcircuit import cli, output, parallel, simulation
-from microcircuit.run import main
+from microcircuit import output, parallel, simulation
+from microcircuit.commands.run import main
+from microcircuit.errors import ConfigError
 
 mode, bad_rank = sys.argv[1], int(sys.argv[2])
 if mode == "config":
@@ -26,7 +27,7 @@ if mode == "config":
 
     def failing_derive(config, table):
         if parallel.rank() == bad_rank:
-            raise cli.ConfigError("injected input error")
+            raise ConfigError("injected input error")
         return derive(config, table)
 
     simulation.derive = failing_derive

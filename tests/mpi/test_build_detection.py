@@ -1,18 +1,14 @@
-"""build.py reads how to compile the module from the installed NEST (no MPI needed for these)."""
+"""The build reads how to compile the module from the installed NEST (no MPI needed for these)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import time
 
 import pytest
 
-from ..conftest import ROOT
-
-spec = importlib.util.spec_from_file_location("build_script_detection", ROOT / "build.py")
-build_script = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build_script)
+from microcircuit.build import toolchain
+from microcircuit.errors import BuildError
 
 
 def fake_nest(tmp_path, have_mpi: bool, prefix: str, includes: str, cflags: str = "", compiler: str = "g++",
@@ -37,13 +33,13 @@ def test_wheel_build_paths_are_dropped_and_existing_folders_kept(tmp_path):
     prefix = "/tmp/tmpabc/wheel/platlib"
     includes = (f" -I{prefix}/include/nest -I/usr/include -I/usr/local/include -I{mpi_inc} -I{mpi_inc} "
                 "-I/opt/rh/devtoolset-10/root/usr/include")
-    assert build_script.usable_include_dirs(includes, prefix) == [mpi_inc]
+    assert toolchain.usable_include_dirs(includes, prefix) == [mpi_inc]
 
 
 def test_mpi_build_without_mpi_headers_is_a_one_line_error(tmp_path):
     nest_dir, config = fake_nest(tmp_path, True, "/tmp/x", f"-I/tmp/x/include/nest -I{tmp_path / 'no-such-dir'}")
-    with pytest.raises(build_script.BuildError, match="apt-get install libopenmpi-dev"):
-        build_script.detect_toolchain(nest_dir, config, "g++")
+    with pytest.raises(BuildError, match="apt-get install libopenmpi-dev"):
+        toolchain.detect_toolchain(nest_dir, config, "g++")
 
 
 def test_mpi_build_takes_the_mpi_headers_abi_and_flags_from_nest(tmp_path):
@@ -52,7 +48,7 @@ def test_mpi_build_takes_the_mpi_headers_abi_and_flags_from_nest(tmp_path):
     (mpi_inc / "mpi.h").write_text("/* mpi */\n")
     nest_dir, config = fake_nest(tmp_path, True, "/tmp/x", f"-I/tmp/x/include/nest -I{mpi_inc}",
                                  cflags=" -Wall -fopenmp  -O2 -fdiagnostics-color=auto -O3 -DNDEBUG -std=c++20")
-    tc = build_script.detect_toolchain(nest_dir, config, "g++")
+    tc = toolchain.detect_toolchain(nest_dir, config, "g++")
     assert tc.have_mpi and tc.abi == 1 and tc.include_dirs == (str(mpi_inc),)
     assert tc.cflags == "-Wall -fopenmp -O2 -O3 -DNDEBUG -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=1"
 
@@ -65,7 +61,7 @@ def test_pip_wheel_flags_are_unchanged(tmp_path):
                                  cflags=" -Wall -fopenmp  -O2 -fdiagnostics-color=auto -O3 -DNDEBUG -std=c++20",
                                  compiler="/opt/rh/devtoolset-10/root/usr/bin/g++",
                                  abi_symbol=b"_ZN4nest21get_synaptic_elementsESs")
-    tc = build_script.detect_toolchain(nest_dir, config, "g++")
+    tc = toolchain.detect_toolchain(nest_dir, config, "g++")
     assert (tc.abi, tc.have_mpi, tc.include_dirs) == (0, False, ())
     assert tc.cflags == "-Wall -fopenmp -O2 -O3 -DNDEBUG -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=0"
 
@@ -76,32 +72,32 @@ def test_compiler_named_by_nest_is_used_when_it_exists(tmp_path, monkeypatch):
     if not cxx:
         pytest.skip("no g++ on this machine")
     _, config = fake_nest(tmp_path, False, "/tmp/x", "", compiler=cxx)
-    assert build_script._check_tools(config) == cxx
+    assert toolchain.check_tools(config) == cxx
     _, config = fake_nest(tmp_path / "b", False, "/tmp/x", "", compiler="/opt/rh/devtoolset-10/root/usr/bin/g++")
-    assert build_script._check_tools(config) == "g++"  # the wheel's build-container compiler does not exist here
+    assert toolchain.check_tools(config) == "g++"  # the wheel's build-container compiler does not exist here
     monkeypatch.setenv("CXX", cxx)
-    assert build_script._check_tools(config) == cxx
+    assert toolchain.check_tools(config) == cxx
 
 
 def test_ltdl_stand_in_only_without_a_real_header(tmp_path, monkeypatch):
-    """NEST's headers include <ltdl.h>; build.py writes its stand-in only when no real one is found."""
-    monkeypatch.setattr(build_script, "SYSTEM_INCLUDE_DIRS", ())  # this machine may have /usr/include/ltdl.h
+    """NEST's headers include <ltdl.h>; the build writes its stand-in only when no real one is found."""
+    monkeypatch.setattr(toolchain, "SYSTEM_INCLUDE_DIRS", ())  # this machine may have /usr/include/ltdl.h
     folder = tmp_path / "ltdl-include"
     folder.mkdir()
     nest_dir, config = fake_nest(tmp_path, False, "/tmp/x", f"-I{folder}")
 
-    def private_includes(toolchain, prefix):
-        build_script._write_nest_config(prefix, nest_dir, toolchain)
+    def private_includes(tc, prefix):
+        toolchain.write_nest_config(prefix, nest_dir, tc)
         out = subprocess.run([str(prefix / "bin" / "nest-config"), "--includes"], capture_output=True, text=True)
         return out.stdout.split()
 
-    missing = build_script.detect_toolchain(nest_dir, config, "g++")
+    missing = toolchain.detect_toolchain(nest_dir, config, "g++")
     assert missing.ltdl_standin
     includes = private_includes(missing, tmp_path / "p1")
     assert f"-I{tmp_path / 'p1' / 'include'}" in includes and (tmp_path / "p1" / "include" / "ltdl.h").exists()
 
     (folder / "ltdl.h").write_text("typedef struct lt__handle *lt_dlhandle;\n")
-    present = build_script.detect_toolchain(nest_dir, config, "g++")
+    present = toolchain.detect_toolchain(nest_dir, config, "g++")
     assert not present.ltdl_standin and present.include_dirs == (str(folder),)
     includes = private_includes(present, tmp_path / "p2")
     assert f"-I{folder}" in includes and not (tmp_path / "p2" / "include").exists()
@@ -109,10 +105,8 @@ def test_ltdl_stand_in_only_without_a_real_header(tmp_path, monkeypatch):
 
 def test_up_to_date_check_does_not_import_nest_and_is_fast():
     """The fast path only reads files and runs nest-config: no NEST (which would start MPI), < 2 s."""
-    code = ("import importlib.util, sys, time; t = time.perf_counter();"
-            f"spec = importlib.util.spec_from_file_location('b', {str(ROOT / 'build.py')!r});"
-            "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b);"
-            "b.build(log=lambda m: print(m));"
+    code = ("import sys, time; t = time.perf_counter();"
+            "from microcircuit.build import build; build(log=lambda m: print(m));"
             "print('nest' in sys.modules, 'pynestml' in sys.modules, time.perf_counter() - t)")
     t0 = time.perf_counter()
     out = subprocess.run([os.environ.get("PYTHON", __import__("sys").executable), "-c", code], capture_output=True,

@@ -31,6 +31,8 @@ CASES = {
     "nestml": [],
     "builtin": ["--neuron", "builtin"],
     "nestml, Poisson drawn in the neuron": ["--poisson-source", "neuron"],
+    "nestml, V_m recorded, thalamic pulses": ["--record-vm", "3", "--thalamic-pulses", "2", "--thalamic-start", "150",
+                                              "--thalamic-interval", "100"],
 }
 # attributes allowed to differ between the 2 x 1 and the 1 x 2 run (config differs in its threads only)
 DIFFERENT = ("date_created", "wall_time_s", "mpi_processes", "threads", "config")
@@ -77,6 +79,8 @@ def runs(mpi, tmp_path_factory):
 def test_two_ranks_give_the_spikes_of_one_process_with_two_threads(runs, case):
     two, one, _ = runs(case)
     assert two.sizes["spike"] > 500  # an active network: two empty files would match trivially
+    if "V_m" in one:  # the V_m of neurons on both ranks, merged into one array
+        assert two.sizes["vm_neuron"] == 24 and two.sizes["time"] > 300
     xr.testing.assert_identical(without_differences(two), without_differences(one))
     assert (two.attrs["mpi_processes"], two.attrs["threads"], two.attrs["virtual_processes"]) == (2, 1, 2)
     assert (one.attrs["mpi_processes"], one.attrs["threads"], one.attrs["virtual_processes"]) == (1, 2, 2)

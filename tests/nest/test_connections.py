@@ -1,4 +1,4 @@
-"""The connections NEST creates follow the PD14 rules (MODEL_FACTS §§2.3, 4.4, 4.5).
+"""The connections NEST creates follow the PD14 rules (docs/model.md §§2, 5).
 
 One scale-0.1 network is built (no simulation); each check compares what NEST realised
 with the distribution the rule implies, with tolerances of 5 standard errors (a correct

@@ -91,7 +91,7 @@ def test_refractory_period_is_20_steps(nest_kernel):
 def test_psp_peak_of_one_input(nest_kernel):
     """One 87.81 pA input (the PSC of a 0.15 mV PSP) peaks at 0.149992 mV 16 steps after the jump.
 
-    MODEL_FACTS §3.3. The weight is the exact 0.15 mV x 585.38996 pA/mV = 87.808494 pA. Exact
+    docs/model.md §4 and §5. The weight is the exact 0.15 mV x 585.38996 pA/mV = 87.808494 pA. Exact
     integration samples the continuous PSP (peak 0.15 mV at 1.5767 ms) at 1.6 ms; 1e-6 mV is the
     precision of the stated value.
     """

@@ -7,6 +7,7 @@ errors) that a correct implementation would fail it with probability < 1e-5 for 
 from __future__ import annotations
 
 import doctest
+import warnings
 
 import numpy as np
 import pytest
@@ -33,8 +34,12 @@ def poisson_trains(rng, n: int, rate_hz: float, t_stop: float) -> list[np.ndarra
     return trains
 
 
-def test_doctests():
-    result = doctest.testmod(analysis, optionflags=doctest.NORMALIZE_WHITESPACE)
+@pytest.mark.parametrize("module", ["stationary", "spectra", "responses"])
+def test_doctests(module):
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"microcircuit.analysis.{module}"),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 6 and result.failed == 0
 
 
@@ -227,3 +232,31 @@ def test_pairwise_ks_distances_cover_all_pairs():
     assert list(zip(d["seed_a"].values, d["seed_b"].values)) == [(1, 2), (1, 3), (2, 3)]
     xr.testing.assert_allclose(d.isel(seed_pair=1).drop_vars(["seed_a", "seed_b"]),
                                analysis.ks_distances(stats[0], stats[2]))
+
+
+def test_window_of_complete_incomplete_and_empty_runs():
+    """The analysis window ends where the simulation ended; an incomplete run says so; nothing simulated is an error."""
+    ds = xr.Dataset(attrs={"t_start": 500.0, "t_stop": 5500.0, "t_simulated": 5500.0, "status": "complete"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a complete run gives no warning
+        assert analysis.window(ds) == (500.0, 5500.0)
+    ds.attrs.update(t_simulated=600.0, status="incomplete: interrupted by SIGINT at t = 600 ms")
+    with pytest.warns(analysis.IncompleteRunWarning, match=r"SIGINT .*\[500, 600\] ms"):
+        assert analysis.window(ds) == (500.0, 600.0)
+    ds.attrs.update(t_simulated=400.0)
+    with pytest.raises(ValueError, match="before its analysis window began"):
+        analysis.window(ds)
+
+
+def test_spikes_accessor_one_liners():
+    from microcircuit import output
+
+    result = doctest.testmod(output)  # the examples of ds.spikes
+    assert result.attempted >= 5 and result.failed == 0
+    ds = ragged_dataset([1, 2, 3], ["A", "A", "B"], [1, 3, 1, 2], [5.0, 7.5, 6.0, 9.0], {})
+    np.testing.assert_array_equal(ds.spikes.times(neuron=3).values, [7.5])
+    np.testing.assert_array_equal(ds.spikes.sender().values, [1, 1, 2, 3])
+    with pytest.raises(KeyError, match="no neuron 7"):
+        ds.spikes.times(neuron=7)
+    with pytest.raises(KeyError, match="no population 'C'"):
+        ds.spikes.times(population="C")

@@ -1,6 +1,6 @@
 """Bad input: one clear line naming the problem and the allowed range, exit status 2, nothing written.
 
-These run the command in-process (``microcircuit.run.main``); every case stops before NEST builds
+These run the command in-process (``microcircuit.commands.run.main``); every case stops before NEST builds
 anything, so none of them simulates.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import importlib
 
-run_cmd = importlib.import_module("microcircuit.run")
+run_cmd = importlib.import_module("microcircuit.commands.run")
 from microcircuit.connectivity import VARIABLES, check_table, load_table
 from microcircuit.errors import ConfigError
 
@@ -60,6 +60,12 @@ OPTION_CASES = [
     (["--config", "/nonexistent/run.toml"], ["--config /nonexistent/run.toml does not exist"]),
     (["--from", "/nonexistent/spikes.nc"], ["--from /nonexistent/spikes.nc does not exist"]),
     (["--recover"], ["--recover: no unfinished run data"]),
+    (["--record-vm", "-1"], ["record_vm = -1", ">= 0"]),
+    (["--vm-interval", "0.05"], ["vm_interval = 0.05 ms must be a multiple of the resolution"]),
+    (["--vm-interval", "0"], ["vm_interval = 0.0", "> 0"]),
+    (["--thalamic-pulses", "0"], ["thalamic_pulses = 0", ">= 1"]),
+    (["--thalamic-pulses", "4", "--thalamic-interval", "10"], ["thalamic_interval = 10.0", "longer than"]),
+    (["--thalamic", "--t-sim", "100"], ["thalamic pulses starts at 700 ms", "end of the run at 600 ms"]),
 ]
 
 
@@ -114,6 +120,33 @@ def test_memory_check_refuses_oversized_networks(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(resources, "available_mb", lambda: 100.0)
     code, err = invoke(["--output", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "needs about", "GB are available", "--skip-memory-check")
+    assert not (tmp_path / "o").exists()
+
+
+def test_memory_check_counts_the_vm_recording(tmp_path, capsys, monkeypatch):
+    """V_m of every neuron every step, in 10 s chunks: ~1.2e7 samples of 160 B per chunk (1.8 GB). Refused when
+    only the network fits, with a remedy that names the recording."""
+    from microcircuit import resources
+
+    from microcircuit import Config, derive, load_table
+
+    plain = Config().replace(simulation={"t_sim": 10000.0})
+    with_vm = plain.replace(simulation={"record_vm": 3000, "vm_interval": 0.1, "chunk": 10000.0})
+    need = [resources.estimate_run_mb(c, derive(c, load_table())) for c in (plain, with_vm)]
+    assert need[0] < 1500.0 < need[1]  # the network alone fits, with the recording it does not
+    monkeypatch.setattr(resources, "available_mb", lambda: 1500.0)
+    code, err = invoke(["--output", str(tmp_path / "o"), "--record-vm", "3000", "--vm-interval", "0.1",
+                        "--chunk", "10000", "--t-sim", "10000"], capsys)
+    assert_one_line_error(code, err, "needs about", "record fewer neurons (--record-vm)", "--vm-interval")
+    assert not (tmp_path / "o").exists()
+
+
+def test_disk_check_refuses_a_recording_that_does_not_fit(tmp_path, capsys, monkeypatch):
+    from microcircuit import resources
+
+    monkeypatch.setattr(resources, "free_disk_mb", lambda folder: 10.0)
+    code, err = invoke(["--output", str(tmp_path / "o"), "--record-vm", "100", "--vm-interval", "0.1"], capsys)
+    assert_one_line_error(code, err, "GB of disk in", "record fewer neurons (--record-vm)")
     assert not (tmp_path / "o").exists()
 
 

@@ -1,4 +1,4 @@
-"""Derived quantities against the numbers of the PD14 model (Potjans & Diesmann 2014; MODEL_FACTS §§1-5).
+"""Derived quantities against the numbers of the PD14 model (Potjans & Diesmann 2014; docs/model.md §§1-6).
 
 Expected values are the published/derived tables; tolerances are the rounding of those tables.
 """
@@ -11,8 +11,7 @@ import pytest
 
 from microcircuit import physics
 from microcircuit.errors import ConfigError
-from microcircuit.parameters import (Config, NetworkParams, NeuronParams, SimulationParams, derive, rheobase,
-                                     subthreshold_populations)
+from microcircuit.parameters import Config, NetworkParams, NeuronParams, SimulationParams, below_rheobase, derive
 
 
 def config(scale=1.0, background="dc", **net):
@@ -45,14 +44,14 @@ def test_scaled_synapse_totals(pd14_table, scale, total):
 
 def test_full_scale_synapse_matrix_rows(pd14_table):
     d = derive(config(1.0), pd14_table)
-    # MODEL_FACTS §2.2, rows L23E and L6E (round(Q), [target, source])
+    # docs/model.md §2, rows L23E and L6E (round(Q), [target, source])
     assert d.synapses[0].tolist() == [45499805, 22323577, 20253647, 9670918, 3293578, 0, 2271404, 0]
     assert d.synapses[6].tolist() == [4681225, 556108, 6727570, 1320234, 4112225, 305029, 8372649, 10827677]
 
 
 def test_scaled_matrix_at_0_2(pd14_table):
     d = derive(config(0.2), pd14_table)
-    # MODEL_FACTS §2.4, rows L4E and L6I
+    # docs/model.md §3, rows L4E and L6I
     assert d.synapses[2].tolist() == [140147, 30262, 979314, 696543, 28581, 280, 584977, 0]
     assert d.synapses[7].tolist() == [90433, 688, 8801, 323, 16066, 1009, 115537, 54173]
 
@@ -136,17 +135,20 @@ def test_poisson_rates_and_external_indegrees(pd14_table):
 
 def test_critical_k_scaling(pd14_table):
     d = derive(config(1.0), pd14_table)
-    crit = physics.critical_k_scaling(rheobase(NeuronParams()), d.i_dc_full, d.mu_recurrent_full)
+    n = NeuronParams()
+    crit = physics.critical_k_scaling(physics.rheobase(n.C_m, n.tau_m, n.V_th, n.E_L), d.i_dc_full, d.mu_recurrent_full)
     assert crit == pytest.approx([0.4097, 0.3377, 0.1343, 0.1717, 0.1362, 0.1182, 0.1061, 0.0858], abs=1e-4)
 
 
 @pytest.mark.parametrize("scale, expected", [(0.2, ["L23E", "L23I"]), (1.0, []), (0.05, None)])
 def test_subthreshold_warning_list(pd14_table, scale, expected):
-    cfg = config(scale)
-    d = derive(cfg, pd14_table)
-    found = subthreshold_populations(cfg, d)
-    assert found == (list(d.populations) if expected is None else expected)
-    assert subthreshold_populations(config(scale, "poisson"), derive(config(scale, "poisson"), pd14_table)) == []
+    def below(cfg):
+        d = derive(cfg, pd14_table)
+        return [p for p, b in zip(d.populations, below_rheobase(cfg, d)) if b]
+
+    found = below(config(scale))
+    assert found == (list(derive(config(scale), pd14_table).populations) if expected is None else expected)
+    assert below(config(scale, "poisson")) == []
 
 
 def test_thalamic_synapses(pd14_table):

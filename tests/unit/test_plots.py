@@ -1,6 +1,7 @@
 """Figures render without a display and leave matplotlib's global state alone (no NEST)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,3 +113,42 @@ def test_save_run_figures_of_a_run_stopped_in_the_warm_up(tmp_path):
     ds.attrs["t_simulated"] = 400.0
     write_atomic(ds, tmp_path / "spikes.nc")
     assert plots.save_run_figures(tmp_path / "spikes.nc") == []
+
+
+def _texts(fig):
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []
+    return ax.get_title(), legend, [t.get_text() for t in ax.texts]
+
+
+def test_raster_says_what_it_shows(spikes):
+    """Title with scale and seed, E/I legend, stimuli shaded and named, incomplete runs flagged."""
+    spikes.attrs.update(background="poisson", neuron_model="nestml",
+                        config=json.dumps({"stimulus": {"thalamic": True, "thalamic_start": 700.0,
+                                                        "thalamic_duration": 10.0, "dc": False}}))
+    title, legend, texts = _texts(plots.raster_plot(spikes, 500.0, 1500.0))
+    assert "scale 0.1" in title and "Poisson background" in title and "seed 0" in title and "[500, 1500] ms" in title
+    assert legend == ["excitatory", "inhibitory", "thalamic pulse"]
+    assert not any("INCOMPLETE" in t for t in texts)
+    spikes.attrs.update(status="incomplete: interrupted by SIGINT at t = 900 ms")
+    _, _, texts = _texts(plots.raster_plot(spikes, 500.0, 900.0))
+    assert any(t.startswith("INCOMPLETE RUN") and "SIGINT" in t for t in texts)
+
+
+def test_box_plot_legend_explains_box_lines_and_markers(spikes):
+    _, legend, _ = _texts(plots.rate_box_plot(analysis.firing_rates(spikes, 500.0, 1500.0)))
+    assert {"median", "mean", "a neuron outside the box"} <= set(legend)
+    assert any("middle 50 %" in t for t in legend)
+
+
+def test_correlation_histograms_show_the_bulk_and_the_tail():
+    """97 % of the CCs within +-0.006, 3 % spread to 0.2 (as in L2/3E): on a linear axis from -0.006 to 0.2 the
+    bulk would fill 1 of 40 bins; the symmetric-log bins spread it over many and still show the tail."""
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(0.0, 0.002, 9700), rng.uniform(0.05, 0.2, 300)])
+    edges = plots.validation._edges("cc", values)
+    counts, _ = np.histogram(values, edges)
+    bulk = (edges[:-1] >= -0.006) & (edges[1:] <= 0.006)
+    assert np.count_nonzero(counts[bulk] > 0.01 * values.size) >= 10  # the bulk spreads over many bins
+    assert counts[edges[:-1] >= 0.05].sum() > 250  # the tail is on the axis too
+    assert np.mean((values < edges[0]) | (values > edges[-1])) < 0.005  # little off scale

@@ -19,11 +19,13 @@ import scipy.special
 import xarray as xr
 
 from microcircuit import theory
+from microcircuit.commands import theory as theory_cmd
 from microcircuit.parameters import (
     Config,
     NetworkParams,
     NeuronParams,
     StimulusParams,
+    below_rheobase,
     derive,
 )
 
@@ -143,11 +145,11 @@ def test_filtered_noise_rate_against_direct_simulation():
 
 
 # ----------------------------------------------------------------------------------------------
-# input statistics: the conventions of MODEL_FACTS §§4-5 and parameters.derive
+# input statistics: the conventions of docs/model.md §§3, 6 and parameters.derive
 
 
 def test_mean_recurrent_current_is_model_facts_mu_loc(pd14_table):
-    """At full scale and the table's rates, the recurrent mean current is mu_loc of MODEL_FACTS §5.3."""
+    """At full scale and the table's rates, the recurrent mean current is mu_loc of docs/model.md §3."""
     cfg = config(1.0, "dc", weight_rel_sd=0.0)
     d = derive(cfg, pd14_table)
     inputs = dataclasses.replace(theory.network_inputs(cfg, d), i_const=np.zeros(8))
@@ -157,7 +159,7 @@ def test_mean_recurrent_current_is_model_facts_mu_loc(pd14_table):
 
 
 def test_dc_background_equals_mean_of_poisson_background(pd14_table):
-    """Full scale: DC mode and Poisson mode give the same mean input (I_C = nu K_ext w tau_s, §5.2)."""
+    """Full scale: DC mode and Poisson mode give the same mean input (I_C = nu K_ext w tau_s, docs/model.md §6)."""
     rates = pd14_table["full_mean_rate"].values
     means = {}
     for bg in ("dc", "poisson"):
@@ -172,7 +174,7 @@ def test_dc_background_equals_mean_of_poisson_background(pd14_table):
 
 @pytest.mark.parametrize("background", ["dc", "poisson"])
 def test_k_scaling_keeps_mean_and_variance_at_reference_rates(pd14_table, background):
-    """The K-scaling compensation (MODEL_FACTS §5.3) keeps mean and variance of the input at full_mean_rates.
+    """The K-scaling compensation (docs/model.md §3) keeps mean and variance of the input at full_mean_rates.
 
     Tolerance 0.5 % of the gross input (sum of the magnitudes of all mean contributions): at scale 0.1
     population sizes and synapse numbers are rounded (L5I 106.5 -> 106 neurons shifts in-degrees onto
@@ -269,16 +271,16 @@ def test_pd14_solution_agrees_with_nnmt(pd14_table):
     _, a = _nnmt_arguments(cfg, pd14_table)
     with _quiet():
         theirs = nnmt.lif.exp._firing_rates(**a)
-    ours = theory.predict(cfg, pd14_table)["rate"].values
+    ours = theory.predict(cfg, table=pd14_table)["rate"].values
     np.testing.assert_allclose(ours, theirs, rtol=1e-8)
 
 
 # ----------------------------------------------------------------------------------------------
 # the self-consistent PD14 prediction
 
-# Simulated per-population mean rates (spikes/s) at full scale: MODEL_FACTS §8.4 full_mean_rates
-# (one full-scale run, 4 threads, Dec 2022; its background is not recorded, MODEL_FACTS P7). The two
-# older vintages in §8.4 differ from it by up to 8 % (L4I 5.40 vs 5.88), which bounds the
+# Simulated per-population mean rates (spikes/s) at full scale: docs/model.md §11 full_mean_rate
+# (one full-scale run, 4 threads, Dec 2022; its background is not recorded, docs/model.md §3). The two
+# older vintages in docs/model.md §11 differ from it by up to 8 % (L4I 5.40 vs 5.88), which bounds the
 # seed-to-seed and version-to-version spread of these single-run numbers. The theory is compared
 # with DC background here; with Poisson background it is closer (L23E -16 %, others within 6 %).
 FULL_MEAN_RATES = np.array([0.903, 2.965, 4.414, 5.876, 7.569, 8.633, 1.105, 7.829])
@@ -295,7 +297,7 @@ FULL_SCALE_TOLERANCE = np.array([0.35, 0.15, 0.10, 0.10, 0.10, 0.10, 0.35, 0.10]
 
 @pytest.fixture(scope="module")
 def full_dc(pd14_table):
-    return theory.predict(config(1.0, "dc"), pd14_table)
+    return theory.predict(config(1.0, "dc"), table=pd14_table)
 
 
 def test_full_scale_dc_rates_match_simulation(full_dc):
@@ -309,9 +311,9 @@ def _reference_rates(name):
     path = ROOT / "reference_data" / f"{name}.nc"
     if not path.exists():
         pytest.skip(f"{path} not made yet (reference_data/make_reference.py)")
-    from microcircuit import analysis, validate
+    from microcircuit import analysis, validation
 
-    ref = validate.load_reference(path)
+    ref = validation.load_reference(path)
     rows = [analysis.population_summary(ref.stats.isel(seed=k))["rate_mean"] for k in range(ref.stats.sizes["seed"])]
     return ref, np.array([r.values for r in rows]), [str(p) for p in rows[0]["population"].values]
 
@@ -335,7 +337,7 @@ def test_full_scale_dc_rates_match_reference_ensemble(full_dc):
 
 def test_ensemble_tolerance_catches_weaker_inhibition(pd14_table):
     _, rates, pops = _reference_rates("scale1_dc_T5s")
-    weak = theory.predict(config(1.0, "dc", inh_psp_scale=0.9), pd14_table)["rate"].sel(population=pops).values
+    weak = theory.predict(config(1.0, "dc", inh_psp_scale=0.9), table=pd14_table)["rate"].sel(population=pops).values
     assert np.sum(np.abs(weak / rates.mean(axis=0) - 1) > ENSEMBLE_TOLERANCE) >= 3
 
 
@@ -349,14 +351,14 @@ SCALE_0_1_TOLERANCE = np.array([0.30, 0.30, 0.30, 0.30, 0.30, 0.30, 0.45, 0.30])
 def test_scale_0_1_poisson_rates_match_reference_ensemble(pd14_table):
     ref, rates, pops = _reference_rates("scale0.1_poisson_T10s")
     assert ref.stats.attrs["background"] == "poisson" and float(ref.stats.attrs["n_scaling"]) == 0.1
-    predicted = theory.predict(config(0.1, "poisson"), pd14_table)["rate"].sel(population=pops).values
+    predicted = theory.predict(config(0.1, "poisson"), table=pd14_table)["rate"].sel(population=pops).values
     deviation = predicted / rates.mean(axis=0) - 1
     assert np.all(np.abs(deviation) <= SCALE_0_1_TOLERANCE), dict(zip(pops, deviation))
 
 
 def test_full_scale_catches_weaker_inhibition(pd14_table):
     """The tolerance above is tight enough to see 10 % weaker inhibition (a sanity check of the test)."""
-    weak = theory.predict(config(1.0, "dc", inh_psp_scale=0.9), pd14_table)["rate"].values
+    weak = theory.predict(config(1.0, "dc", inh_psp_scale=0.9), table=pd14_table)["rate"].values
     assert np.any(np.abs(weak / FULL_MEAN_RATES - 1) > FULL_SCALE_TOLERANCE)
 
 
@@ -372,7 +374,7 @@ def test_prediction_does_not_depend_on_the_start(pd14_table):
 
 def test_prediction_is_a_fixed_point(pd14_table):
     cfg = config(0.1, "poisson")
-    p = theory.predict(cfg, pd14_table)
+    p = theory.predict(cfg, table=pd14_table)
     inputs = theory.network_inputs(cfg, derive(cfg, pd14_table))
     np.testing.assert_allclose(theory.transfer(p["rate"].values, inputs), p["rate"].values, atol=1e-6)
     mu, sigma = theory.input_moments(p["rate"].values, inputs)
@@ -381,7 +383,7 @@ def test_prediction_is_a_fixed_point(pd14_table):
 
 
 def test_prediction_dataset(pd14_table):
-    p = theory.predict(config(), pd14_table)
+    p = theory.predict(config(), table=pd14_table)
     assert list(p["population"].values) == list(pd14_table["population"].values)
     for var, unit in (("rate", "spikes/s"), ("mu", "mV"), ("sigma", "mV"), ("current_mean", "pA"),
                       ("current_sd", "pA"), ("rate_silent_state", "spikes/s"), ("residual", "spikes/s")):
@@ -392,13 +394,13 @@ def test_prediction_dataset(pd14_table):
 
 
 def test_prediction_round_trips_through_netcdf(tmp_path, pd14_table):
-    p = theory.predict(config(0.1, "dc"), pd14_table)
+    p = theory.predict(config(0.1, "dc"), table=pd14_table)
     p.to_netcdf(tmp_path / "theory.nc")
     xr.testing.assert_identical(xr.load_dataset(tmp_path / "theory.nc"), p)
 
 
 def test_comparison_matches_by_population_name(pd14_table):
-    p = theory.predict(config(), pd14_table)
+    p = theory.predict(config(), table=pd14_table)
     pops = list(pd14_table["population"].values)
     simulated = xr.DataArray(np.arange(8.0)[::-1], dims="population", coords={"population": pops[::-1]})
     c = theory.comparison(p, simulated)  # reversed order on purpose: matched by name, not position
@@ -412,16 +414,16 @@ def test_comparison_matches_by_population_name(pd14_table):
 def test_prediction_is_fast(pd14_table):
     """Fast enough to run before every simulation: measured 0.1-0.2 s; 2 s allows a loaded machine."""
     t0 = time.perf_counter()
-    theory.predict(config(1.0, "dc"), pd14_table)
+    theory.predict(config(1.0, "dc"), table=pd14_table)
     assert time.perf_counter() - t0 < 2.0
 
 
 def test_stimuli_raise_the_rates_they_drive(pd14_table):
     """The DC pulse (excitatory current to all) and the thalamic pulse (to L4 and L6) raise the rates."""
     cfg = Config(network=NetworkParams(), stimulus=StimulusParams(dc=True, thalamic=True))
-    p = theory.predict(cfg, pd14_table)
+    p = theory.predict(cfg, table=pd14_table)
     assert np.all(p["rate_dc_stimulus"].values > p["rate"].values)
-    # the thalamus adds input current only to L4 and L6 (MODEL_FACTS §2.6) ...
+    # the thalamus adds input current only to L4 and L6 (docs/model.md §7) ...
     d = derive(cfg, pd14_table)
     inputs = theory.network_inputs(cfg, d)
     during = theory.stimulus_inputs(cfg, d, inputs)["thalamic"]
@@ -435,7 +437,7 @@ def test_stimuli_raise_the_rates_they_drive(pd14_table):
 def test_any_table_works():
     """A 3-population table (tests/tables.py) gets a converged prediction of 3 rates."""
     table = small_table(3)
-    p = theory.predict(config(1.0, "poisson"), table)
+    p = theory.predict(config(1.0, "poisson"), table=table)
     assert p.sizes["population"] == 3 and bool(p["converged"])
     assert np.all(p["rate"].values > 0)
 
@@ -445,15 +447,15 @@ def test_any_table_works():
 
 
 def test_warning_for_dc_at_scale_0_1(pd14_table):
-    """DC background at K-scaling 0.1 is below the critical values of MODEL_FACTS §5.3 for all but L6I."""
+    """DC background at K-scaling 0.1 is below the critical values of docs/model.md §3 for all but L6I."""
     cfg = config(0.1, "dc")
-    p = theory.predict(cfg, pd14_table)
+    p = theory.predict(cfg, table=pd14_table)
     assert p["absorbing_silent"].values.tolist() == [True] * 7 + [False]
-    warnings = theory.check(cfg, pd14_table, p)
+    warnings = theory.check(cfg, prediction=p, table=pd14_table)
     assert len(warnings) == 1
     w = warnings[0]
     assert "L23E, L23I, L4E, L4I, L5E, L5I, L6E" in w and "L6I" not in w.split("stay silent")[0]
-    assert "--background poisson" in w and "\n" not in w
+    assert "background = 'poisson'" in w and "\n" not in w  # the command line names the flag (test_cli_warns_on_stderr)
     # in the silent state only L6I fires (driven by its supra-threshold DC, I_e = 387 pA > 375 pA)
     silent_rates = p["rate_silent_state"].values
     assert np.all(silent_rates[:7] == 0) and silent_rates[7] > 1
@@ -463,24 +465,24 @@ def test_warning_for_dc_at_scale_0_1(pd14_table):
 def test_no_warning(pd14_table, scale, background):
     """Poisson input always gives noise; DC at full scale is above rheobase; at 0.2 the DC-subthreshold
     L2/3 populations get excitation from L4E, L5E, L6E, which stay supra-threshold."""
-    assert theory.check(config(scale, background), pd14_table) == []
+    assert theory.check(config(scale, background), table=pd14_table) == []
 
 
 def test_remedy_names_the_k_scaling_thresholds(pd14_table):
-    """MODEL_FACTS §5.3: every constant input exceeds rheobase for k_scaling >= f*_L23E = 0.4097; the
+    """docs/model.md §3: every constant input exceeds rheobase for k_scaling >= f*_L23E = 0.4097; the
     provable silent state already disappears once L6E (f* = 0.1061) is supra-threshold and excites the rest."""
     cfg = config(0.1, "dc")
     assert theory.min_k_scaling(cfg, pd14_table) == pytest.approx(0.11)
-    assert theory.min_k_scaling(cfg, pd14_table, theory.below_rheobase_without_noise) == pytest.approx(0.41)
-    w = theory.check(cfg, pd14_table)[0]
+    assert theory.min_k_scaling(cfg, pd14_table, below_rheobase) == pytest.approx(0.41)
+    w = theory.check(cfg, table=pd14_table)[0]
     assert "k_scaling >= 0.41" in w and "disappears above 0.11" in w
 
 
 def test_warning_for_runaway_without_inhibition(pd14_table):
     cfg = config(0.1, "poisson", inh_psp_scale=0.0)
-    p = theory.predict(cfg, pd14_table)
+    p = theory.predict(cfg, table=pd14_table)
     assert np.all(p["rate"].values > 250)
-    warnings = theory.check(cfg, pd14_table, p)
+    warnings = theory.check(cfg, prediction=p, table=pd14_table)
     assert any("runaway" in w and "L23E" in w for w in warnings)
 
 
@@ -488,9 +490,9 @@ def test_warning_for_stronger_inhibition_at_scale_0_1(pd14_table):
     """Inhibition x1.5 at scale 0.1: the compensating DC, computed for the table's full_mean_rate, is then
     strongly negative and the theory predicts a silent network (a 1 s simulation, builtin neuron, seed 1:
     0 spikes in every population). At full scale (no compensation) the same change is harmless."""
-    warnings = theory.check(config(0.1, "poisson", inh_psp_scale=1.5), pd14_table)
+    warnings = theory.check(config(0.1, "poisson", inh_psp_scale=1.5), table=pd14_table)
     assert len(warnings) == 1 and "silent (< 0.01)" in warnings[0] and "try k_scaling 1" in warnings[0]
-    assert theory.check(config(1.0, "poisson", inh_psp_scale=1.5), pd14_table) == []
+    assert theory.check(config(1.0, "poisson", inh_psp_scale=1.5), table=pd14_table) == []
 
 
 def test_warning_for_silent_populations(pd14_table):
@@ -498,7 +500,7 @@ def test_warning_for_silent_populations(pd14_table):
     table = pd14_table.copy()
     table["k_ext"] = table["k_ext"] * 0
     cfg = config(1.0, "poisson")
-    warnings = theory.check(cfg, table)
+    warnings = theory.check(cfg, table=table)
     assert any("silent (< 0.01)" in w for w in warnings)
     assert any("stay silent" in w for w in warnings)
 
@@ -508,7 +510,7 @@ def test_warning_for_silent_populations(pd14_table):
 
 
 def test_cli_prints_the_table(capsys):
-    assert theory.main(["--scale", "1", "--background", "dc", "--quiet"]) == 0
+    assert theory_cmd.main(["--scale", "1", "--background", "dc", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "L23E" in out and "rate" in out and "sigma" in out
     row = next(line for line in out.splitlines() if line.startswith("L5I"))
@@ -516,13 +518,13 @@ def test_cli_prints_the_table(capsys):
 
 
 def test_cli_warns_on_stderr(capsys):
-    assert theory.main(["--background", "dc"]) == 0
+    assert theory_cmd.main(["--background", "dc"]) == 0
     err = capsys.readouterr().err
-    assert "stay silent" in err
+    assert "stay silent" in err and "--background poisson" in err
 
 
 def test_cli_error_is_one_line_with_status_2(capsys):
-    assert theory.main(["--scale", "2"]) == 2
+    assert theory_cmd.main(["--scale", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("python -m microcircuit.theory: error:") and "\n" not in err
 

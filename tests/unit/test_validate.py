@@ -1,4 +1,4 @@
-"""microcircuit.validate on synthetic networks (no NEST): the rule, the reference files, the command.
+"""microcircuit.validation and its command on synthetic networks (no NEST): the rule, the reference files, the command.
 
 A synthetic "network" has per-neuron rates drawn from a gamma distribution per population
 and independent Poisson spike trains, so different seeds differ the way network
@@ -13,7 +13,8 @@ import pytest
 import scipy.stats
 import xarray as xr
 
-from microcircuit import analysis, validate
+from microcircuit import analysis, validation
+from microcircuit.commands import validate as validate_cmd
 from microcircuit.output import ragged_dataset, write_atomic
 
 POPS = ["AE", "AI", "BE", "BI"]
@@ -48,21 +49,21 @@ def network_stats(seed: int, **kw) -> xr.Dataset:
 def reference_dir(tmp_path_factory):
     """A reference set of 8 synthetic seeds, stored like reference_data/*.nc."""
     seeds = list(range(100, 108))
-    ens = validate.ensemble([network_stats(s) for s in seeds], seeds)
-    ks = validate.reference_ks(ens)
+    ens = validation.ensemble([network_stats(s) for s in seeds], seeds)
+    ks = validation.reference_ks(ens)
     folder = tmp_path_factory.mktemp("reference")
     config = {"network": {"n_scaling": 0.1, "inh_psp_scale": 1.0, "neuron_model": "builtin"},
               "simulation": {"seed": 100, "t_sim": DURATION}}
     attrs = {"name": "synthetic_T2s", "t_start": T_START, "t_stop": T_START + DURATION, "n_scaling": 0.1,
              "k_scaling": 0.1, "background": "poisson", "neuron_model": "builtin", "bin_size": 2.0,
              "cc_sample_size": CC_SAMPLE, "cc_sample_seed": analysis.CC_SAMPLE_SEED, "config": json.dumps(config)}
-    validate.write_reference(folder / "synthetic_T2s.nc", ens, ks, attrs)
+    validation.write_reference(folder / "synthetic_T2s.nc", ens, ks, attrs)
     return folder
 
 
 @pytest.fixture(scope="module")
 def reference(reference_dir):
-    return validate.load_reference(reference_dir / "synthetic_T2s.nc")
+    return validation.load_reference(reference_dir / "synthetic_T2s.nc")
 
 
 def write_run(folder, ds) -> None:
@@ -75,19 +76,19 @@ def write_run(folder, ds) -> None:
 def test_doctests():
     import doctest
 
-    result = doctest.testmod(validate)
+    result = doctest.testmod(validation.rule)
     assert result.attempted >= 3 and result.failed == 0
 
 
 def test_leave_one_out_compares_each_seed_with_the_others_pooled():
-    stats = validate.ensemble([network_stats(s) for s in range(4)], [10, 11, 12, 13])
-    loo = validate.leave_one_out(stats)
+    stats = validation.ensemble([network_stats(s) for s in range(4)], [10, 11, 12, 13])
+    loo = validation.leave_one_out(stats)
     members = [stats.isel(seed=k) for k in range(4)]
     rates_others = np.concatenate([analysis.observable_values(m, "rate", "AE") for m in members[1:]])
     expected = analysis.ks_distance(analysis.observable_values(members[0], "rate", "AE"), rates_others)
     assert float(loo.sel(seed=10, observable="rate", population="AE")) == pytest.approx(expected)
     with pytest.raises(ValueError, match="at least 4 seeds"):
-        validate.leave_one_out(stats.isel(seed=[0, 1, 2]))
+        validation.leave_one_out(stats.isel(seed=[0, 1, 2]))
 
 
 def test_calibration_is_the_t_prediction_bound():
@@ -96,7 +97,7 @@ def test_calibration_is_the_t_prediction_bound():
     n, pops = 6, 4
     d = xr.DataArray(np.exp(rng.normal(np.log([[0.01, 0.02, 0.03, 0.04]]), 0.25, (n, 1, pops))),
                      dims=("seed", "observable", "population"))
-    cal = validate.calibrate(d, alpha=0.01)
+    cal = validation.calibrate(d, alpha=0.01)
     logs = np.log(d.values[:, 0, :])
     s = np.sqrt(((logs - logs.mean(0)) ** 2).sum() / (pops * (n - 1)))
     q = scipy.stats.t.isf(0.01 / pops, pops * (n - 1))
@@ -124,7 +125,7 @@ def test_reference_seeds_pass_their_own_rule(reference):
 def test_false_failure_rate_of_new_seeds_is_small(reference):
     """40 new seeds of the same synthetic network: the rule claims P(fail) <= 1 % per run, so
     more than 2 failures would have probability 0.8 % (binomial 40, 0.01) if the claim held."""
-    fails = sum(not bool(validate.compare(validate.storage_precision(network_stats(s)), reference)["passed"].all())
+    fails = sum(not bool(validation.compare(validation.storage_precision(network_stats(s)), reference)["passed"].all())
                 for s in range(1000, 1040))
     assert fails <= 2
 
@@ -132,7 +133,7 @@ def test_false_failure_rate_of_new_seeds_is_small(reference):
 def test_a_changed_network_fails(reference):
     """Rates of population AE doubled: its rate cell must fail (D_KS ~0.4 against leave-one-out
     distances ~0.05-0.1), while the untouched populations' rate cells pass."""
-    result = validate.compare(validate.storage_precision(network_stats(2000, rate_factor=(2, 1, 1, 1))), reference)
+    result = validation.compare(validation.storage_precision(network_stats(2000, rate_factor=(2, 1, 1, 1))), reference)
     passed = result["passed"].sel(observable="rate")
     assert not bool(passed.sel(population="AE"))
     assert bool(passed.sel(population=["AI", "BE", "BI"]).all())
@@ -151,7 +152,7 @@ def verdicts(report: str) -> dict[tuple[str, str], str]:
 
 
 def run_cli(capsys, *argv):
-    code = validate.main([str(a) for a in argv])
+    code = validate_cmd.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -162,8 +163,8 @@ def test_a_new_seed_passes_and_writes_table_and_figure(tmp_path, reference_dir, 
     assert code == 0, out + err
     assert "PASS" in out.splitlines()[-1] and "synthetic_T2s" in out
     assert list(verdicts(out).values()) == ["pass"] * 12
-    assert (tmp_path / "run" / validate.TABLE_FILE).read_text().strip() == out.strip()
-    assert (tmp_path / "run" / validate.FIGURE_FILE).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "run" / validate_cmd.TABLE_FILE).read_text().strip() == out.strip()
+    assert (tmp_path / "run" / validate_cmd.FIGURE_FILE).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_broken_run_fails_with_status_1(tmp_path, reference_dir, capsys):
@@ -173,7 +174,7 @@ def test_a_broken_run_fails_with_status_1(tmp_path, reference_dir, capsys):
     assert out.splitlines()[-1].startswith("FAIL")
     v = verdicts(out)
     assert len(v) == 12 and v[("AE", "rate")] == v[("AI", "rate")] == "FAIL"
-    assert not (tmp_path / "run" / validate.FIGURE_FILE).exists()
+    assert not (tmp_path / "run" / validate_cmd.FIGURE_FILE).exists()
 
 
 def test_a_longer_run_is_analysed_over_the_reference_window(tmp_path, reference_dir, capsys):
@@ -235,5 +236,5 @@ def test_bad_input_gives_one_line_and_status_2(tmp_path, reference_dir, capsys, 
 
 
 def test_default_reference_dir_holds_the_shipped_sets():
-    names = {r.name for r in validate.available_references()}
+    names = {r.name for r in validation.available_references()}
     assert {"scale0.1_poisson_T10s", "scale0.1_poisson_T1s", "scale1_dc_T5s"} <= names

@@ -1,12 +1,12 @@
 """Statistics of spike data: pure functions on the spike Dataset (no NEST, no files, no printing).
 
 Every function takes an explicit analysis window ``[t_start, t_stop]`` (ms, absolute
-model time, both ends inclusive as in the PD14 reference evaluation, MODEL_FACTS §8.1).
+model time, both ends inclusive as in the PD14 reference evaluation, docs/model.md §10).
 The spike Dataset is the CF contiguous ragged array written by ``python -m microcircuit.run``
 (:mod:`microcircuit.output`): ``spike_count(neuron)``, ``spike_time(spike)`` (ms, grouped by
 neuron in ``neuron`` order) and ``population(neuron)``.
 
-The three observables of the PD14 validation (MODEL_FACTS §8.5, after Dasbach et al. 2021):
+The three observables of the PD14 validation (docs/model.md §10, after Dasbach et al. 2021):
 
 * :func:`firing_rates` -- spikes/s of every neuron, silent neurons included;
 * :func:`isi_cvs` -- coefficient of variation of the inter-spike intervals of every neuron
@@ -23,6 +23,7 @@ two-sample Kolmogorov-Smirnov statistic.
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import scipy.stats
@@ -31,11 +32,10 @@ import xarray as xr
 OBSERVABLES = ("rate", "cv", "cc")
 """Names of the three validation observables, as variables of :func:`statistics`."""
 
-OBSERVABLE_UNITS = {"rate": "spikes/s", "cv": "1", "cc": "1"}
 OBSERVABLE_LABELS = {"rate": "firing rate (spikes/s)", "cv": "ISI CV", "cc": "spike-count correlation"}
 
 CC_BIN_SIZE = 2.0
-"""Bin width (ms) of the spike counts for correlation coefficients (MODEL_FACTS §8.5)."""
+"""Bin width (ms) of the spike counts for correlation coefficients (docs/model.md §10)."""
 
 CC_SAMPLE_SIZE = 100
 """Default number of neurons sampled per population for correlation coefficients.
@@ -49,12 +49,44 @@ CC_SAMPLE_SEED = 12345
 """Default seed of the random neuron sample for correlation coefficients."""
 
 
-def window(ds: xr.Dataset) -> tuple[float, float]:
-    """The analysis window stored in a spike file: end of the warm-up to end of the run (ms)."""
-    return float(ds.attrs["t_start"]), float(ds.attrs["t_stop"])
+class IncompleteRunWarning(UserWarning):
+    """The spike file is of a run that stopped early: analyses use the part that was simulated."""
 
 
-def _neuron_index(ds: xr.Dataset) -> np.ndarray:
+def window(ds: xr.Dataset, warn: bool = True) -> tuple[float, float]:
+    """The analysis window of a spike file (ms): end of the warm-up to the end of what was simulated.
+
+    For a complete run that is ``(t_start, t_stop)`` of the file. A run that stopped early (its
+    ``status`` is not "complete") was simulated only up to ``t_simulated``: the window ends
+    there, and an :class:`IncompleteRunWarning` says so (unless ``warn`` is False).
+
+    Raises
+    ------
+    ValueError
+        If nothing of the window was simulated (the run stopped during the warm-up).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(attrs={"t_start": 500.0, "t_stop": 5500.0, "t_simulated": 600.0,
+    ...                        "status": "incomplete: interrupted by SIGINT at t = 600 ms"})
+    >>> window(ds, warn=False)
+    (500.0, 600.0)
+    """
+    t_start, t_stop = float(ds.attrs["t_start"]), float(ds.attrs["t_stop"])
+    status = str(ds.attrs.get("status", "complete"))
+    if "t_simulated" in ds.attrs and float(ds.attrs["t_simulated"]) < t_stop:
+        t_stop = float(ds.attrs["t_simulated"])
+        if t_stop <= t_start:
+            raise ValueError(f"the run stopped at t = {t_stop:g} ms, before its analysis window began at "
+                             f"{t_start:g} ms ({status}): there is nothing to analyse")
+        if warn:
+            warnings.warn(f"the run is incomplete ({status}); analysing its simulated part "
+                          f"[{t_start:g}, {t_stop:g}] ms", IncompleteRunWarning, stacklevel=2)
+    return t_start, t_stop
+
+
+def neuron_index(ds: xr.Dataset) -> np.ndarray:
     """Index into ``neuron`` of every entry of ``spike_time``."""
     return np.repeat(np.arange(ds.sizes["neuron"]), ds["spike_count"].values)
 
@@ -67,7 +99,7 @@ def _check_window(t_start: float, t_stop: float) -> None:
 def _windowed(ds: xr.Dataset, t_start: float, t_stop: float) -> tuple[np.ndarray, np.ndarray]:
     """Neuron index and time of every spike with ``t_start <= t <= t_stop``, sorted by (neuron, time)."""
     times = ds["spike_time"].values
-    index = _neuron_index(ds)
+    index = neuron_index(ds)
     inside = (times >= t_start) & (times <= t_stop)
     times, index = times[inside], index[inside]
     order = np.lexsort((times, index))
@@ -82,7 +114,7 @@ def spike_counts(ds: xr.Dataset, t_start: float, t_stop: float) -> xr.DataArray:
     """Number of spikes of every neuron with ``t_start <= t <= t_stop`` (silent neurons give 0)."""
     times = ds["spike_time"].values
     inside = (times >= t_start) & (times <= t_stop)
-    counts = np.bincount(_neuron_index(ds)[inside], minlength=ds.sizes["neuron"])
+    counts = np.bincount(neuron_index(ds)[inside], minlength=ds.sizes["neuron"])
     return xr.DataArray(counts, dims="neuron", coords=_neuron_coords(ds), name="spike_count")
 
 
@@ -231,7 +263,7 @@ def correlation_sample(ds: xr.Dataset, sample_size: int = CC_SAMPLE_SIZE,
 
     Populations are processed in :func:`population_names` order with one generator, so the
     sample depends only on the seed and the population sizes. A population smaller than
-    ``sample_size`` is taken whole (MODEL_FACTS pitfall P11).
+    ``sample_size`` is taken whole (docs/model.md §10).
 
     Returns
     -------

@@ -1,0 +1,128 @@
+"""The documented edits of the C++ code that NESTML generates for our neuron, applied before compiling.
+
+Each edit is (what it does, regular expression, replacement, how often it must match). An
+edit that matches a different number of times stops the build: a NESTML version that
+generates different code needs these edits reviewed, not silently skipped.
+tests/test_build.py checks every edit against the code NESTML generated in the last build.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import BuildError
+
+# Edits of the C++ that NESTML 9.0 generates, applied before it is compiled. NESTML's templates
+# give every spike input port a second ring buffer of "spike received" flags, written for every
+# incoming spike and read every step, for the benefit of ``onReceive`` blocks. Our model has no
+# ``onReceive`` block, so the flags are never used: dropping them halves the ring-buffer writes
+# on the hottest path of a network simulation (spike delivery) and saves a buffer per neuron.
+# The unit edit removes a conversion that NESTML emits as two multiplications
+# (0.001 * weights * 1000, "1/s" times "pA s"). In floating point the round trip is not the
+# identity: it changes the last bit of about 13 % of the summed weights. Without it the
+# summed weights enter I_syn exactly as NEST's built-in iaf_psc_exp adds them.
+# The remaining edits cut the memory touched per neuron and time step, which is what limits the
+# neuron update (perf: most of its time is spent waiting for the ring-buffer and vector cache lines
+# of ~10^4 neurons per step): the one spike port's summed weights are read straight into a local
+# instead of through a heap-allocated vector, and the current port (used only by the transient DC
+# stimulus) is read only by neurons that a current source is connected to; the others skip its
+# ring buffer and vector entirely (flag and value sit in the state, beside V_m). The current
+# arriving in step k still enters V_m in step k + 1, as in NEST's iaf_psc_exp.
+# The spike port's ring buffer is a member of the neuron (as in NEST's built-in models) instead of
+# the one element of a heap-allocated vector: every delivered spike and every step then follow one
+# pointer fewer (measured in docs/benchmarks.md).
+# The in-neuron background's uniform number is made from the top 53 of 64 random bits of the
+# neuron's NEST generator (its raw output through uniform_int_distribution's full range, the
+# standard construction of a double in [0, 1)), instead of drand(), whose libstdc++
+# std::generate_canonical computes in long double (about twice the time per draw in isolation).
+# u differs from drand()'s only in rounding below 2^-53, so the spikes are those of drand()
+# (the same spike counts in every benchmark configuration of docs/benchmarks.md).
+_FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
+CODE_EDITS = [
+    ("flag buffers are not allocated (constructors)",
+     _FLAG_BUFFER, "spike_input_received_()", 2),
+    ("flag buffers are not resized before a run",
+     r"\n\s*B_\.spike_input_received_\.resize\(NUM_SPIKE_RECEPTORS\);", "", 1),
+    ("no flag is written per incoming spike",
+     r"\n\s*B_\.spike_input_received_\[ nestml_buffer_idx - MIN_SPIKE_RECEPTOR \]\.add_value\(\s*"
+     r"e\.get_rel_delivery_steps\( nest::kernel\(\)\.simulation_manager\.get_slice_origin\(\) \),\s*1\. \);",
+     "", 1),
+    ("no flag is read per step",
+     r"\n\s*get_spike_input_received_grid_sum_\(\)\[i\] = get_spike_input_received_\(\)\[i\]\.get_value\(lag\);",
+     "", 1),
+    ("summed spike weights enter I_syn without the 0.001 * ... * 1000 unit round trip",
+     re.escape("(0.001 * B_.spike_inputs_grid_sum_[SPIKES - MIN_SPIKE_RECEPTOR]) * V_.psc_unit"),
+     "spike_input_sum", 1),
+    ("the one spike port is read into a local, not through a vector",
+     r"for \(long i = 0; i < NUM_SPIKE_RECEPTORS; \+\+i\)\s*\{\s*"
+     r"get_spike_inputs_grid_sum_\(\)\[i\] = get_spike_inputs_\(\)\[i\]\.get_value\(lag\);\s*\}",
+     "const double spike_input_sum = B_.spike_input_.get_value(lag);", 1),
+    ("the spike port's ring buffer is a member, not the element of a heap-allocated vector (constructors)",
+     re.escape("spike_inputs_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )"), "spike_inputs_()", 2),
+    ("the spike port's ring buffer is cleared (and sized) with the other buffers",
+     re.escape("get_spike_inputs_().clear();"), "B_.spike_input_.clear();", 1),
+    ("the empty vector is not resized before a run",
+     r"\n\s*B_\.spike_inputs_\.resize\(NUM_SPIKE_RECEPTORS\);", "", 1),
+    ("incoming spikes are added to the member ring buffer",
+     r"\n\s*assert\(e\.get_rport\(\) < B_\.spike_inputs_\.size\(\)\);(.*?)"
+     r"B_\.spike_inputs_\[ nestml_buffer_idx - MIN_SPIKE_RECEPTOR \]\.add_value\(",
+     "\\1B_.spike_input_.add_value(", 1),
+    ("the current port is read only by neurons with a current source",
+     r"for \(long i = 0; i < NUM_CONTINUOUS_INPUT_PORTS; \+\+i\)\s*\{\s*"
+     r"get_continuous_inputs_grid_sum_\(\)\[i\] = get_continuous_inputs_\(\)\[i\]\.get_value\(lag\);\s*\}",
+     "if (S_.has_current_input_)\n    {\n      S_.I_stim_ = B_.continuous_inputs_[I_STIM].get_value(lag);\n    }", 1),
+    ("a uniform number in [0, 1) is made from 53 random bits of the same NEST generator, without "
+     "std::generate_canonical",
+     re.escape("((0) + (1) * nest::get_vp_specific_rng( get_thread() )->drand())"),
+     "( [this] { std::uniform_int_distribution< unsigned long > all_bits;"
+     " return static_cast< double >( ( *nest::get_vp_specific_rng( get_thread() ) )( all_bits ) >> 11 ) * 0x1.0p-53; }() )", 1),
+    ("V_m reads the current port's value from a member",
+     re.escape("B_.continuous_inputs_grid_sum_[I_STIM]"), "S_.I_stim_", 1),
+    ("the current port's value is reset with the other buffers",
+     re.escape("get_continuous_inputs_grid_sum_().clear();"),
+     "get_continuous_inputs_grid_sum_().clear();\n  S_.I_stim_ = 0.;", 1),
+]
+# Edits of the generated header, for the current-port edits above.
+HEADER_EDITS = [
+    ("the state gets the current-port flag and value, next to V_m and I_syn",
+     re.escape("long refr_count;\n\n    State_();"),
+     "long refr_count;\n"
+     "    bool has_current_input_ = false;  // microcircuit build.py: a current source is connected\n"
+     "    double I_stim_ = 0.;  // microcircuit build.py: current-port value of the last step (pA)\n\n"
+     "    State_();", 1),
+    ("the buffers get the spike port's ring buffer as a member",
+     re.escape("    std::vector< nest::RingBuffer > spike_inputs_;\n"),
+     "    std::vector< nest::RingBuffer > spike_inputs_;  // microcircuit build.py: left empty\n"
+     "    nest::RingBuffer spike_input_;  // microcircuit build.py: the one spike port's ring buffer\n", 1),
+    ("connecting a current source sets the flag",
+     r"(handles_test_event\(nest::CurrentEvent&, nest_port_t receptor_type\)\n\{.*?)"
+     r"(\n  return receptor_type;)",
+     "\\1\n  S_.has_current_input_ = true;  // microcircuit build.py\\2", 1),
+]
+
+
+def apply(source: Path, edits) -> None:
+    text = source.read_text()
+    for what, pattern, replacement, count in edits:
+        text, n = re.subn(pattern, replacement, text, flags=re.S)
+        if n != count:
+            raise BuildError(f"{source.name}: edit '{what}' matched {n} times, expected {count}; "
+                             "the generated code changed (another NESTML version?)")
+    source.write_text(text)
+
+
+def edit_generated_code(source: Path) -> None:
+    """Apply CODE_EDITS to a generated .cpp file and HEADER_EDITS to its header.
+
+    Raises BuildError if the code is not as the edits expect.
+    """
+    text = source.read_text()
+    header = source.with_suffix(".h")
+    if "spike_input_received_grid_sum_[" in text:
+        raise BuildError(f"{source.name} reads spike flags (an onReceive block?): the flag-buffer edits do not apply")
+    if "V_.psc_unit = 1000.;" not in text:
+        raise BuildError(f"{source.name}: psc_unit is not 1000 (pA s): the unit edit does not apply")
+    if not re.search(r"NUM_CONTINUOUS_INPUT_PORTS = 1\b", header.read_text()):
+        raise BuildError(f"{header.name}: the model must have exactly one current port for the current-port edits")
+    apply(source, CODE_EDITS)
+    apply(header, HEADER_EDITS)

@@ -1,0 +1,221 @@
+"""``python -m microcircuit.analyse RUN_DIR``: summarise a run: statistics, spectra, responses, figures."""
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .. import analysis, plots, theory
+from ..connectivity import load_table, table_from_json
+from ..errors import ConfigError
+from ..output import SPIKES_FILE, load_spikes, write_atomic
+from ..parameters import Config, derive
+from . import common
+
+log = logging.getLogger("microcircuit")
+
+PROG = "python -m microcircuit.analyse"
+TEXT_FILE = "analysis.txt"
+DATA_FILE = "analysis.nc"
+SPECTRA_FILE = "power_spectra.png"
+DESCRIPTION = f"""\
+Summarise a run from its spike file: per population the mean firing rate, the irregularity (ISI CV),
+the spike-count correlations and the largest peak of the power spectrum; for runs with thalamic
+pulses, the trial-averaged response and its latencies. Writes the figures (raster, box plot, V_m
+traces, response, power spectra with the mean-field prediction), the summary as text
+(RUN_DIR/{TEXT_FILE}) and every result as one NetCDF file for xarray (RUN_DIR/{DATA_FILE}),
+naming each file it writes."""
+EXAMPLES = [
+    "python -m microcircuit.analyse output",
+    "python -m microcircuit.analyse runs/thalamic --response-window -20 80",
+    "python -m microcircuit.analyse runs/full_dc --no-theory --t-stop 5500",
+]
+
+
+def parser() -> common.ArgumentParser:
+    p = common.ArgumentParser(prog=PROG, description=DESCRIPTION, examples=EXAMPLES)
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder with spikes.nc (or the spike file itself)")
+    g = p.add_argument_group("analysis")
+    g.add_argument("--t-start", type=float, metavar="MS", help="start of the window (default: end of the warm-up)")
+    g.add_argument("--t-stop", type=float, metavar="MS", help="end of the window (default: end of what was simulated)")
+    g.add_argument("--segment", type=float, default=500.0, metavar="MS",
+                   help="segment length of the power spectra (default 500; resolution 1000/MS Hz)")
+    g.add_argument("--response-window", type=float, nargs=2, default=(-50.0, 150.0), metavar=("FROM", "TO"),
+                   help="lags around each pulse onset for the response (default -50 150 ms)")
+    g.add_argument("--no-theory", action="store_true",
+                   help="skip the mean-field prediction of the spectra (it takes 10-30 s)")
+    g = p.add_argument_group("output")
+    g.add_argument("--no-plots", action="store_true", help="write no figures")
+    common.add_message_options(p, quiet="do not name the files written (the summary is still printed)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.run_command(PROG, parser(), _main, argv)
+
+
+def _open(run_dir: Path) -> tuple[xr.Dataset, Path]:
+    path = run_dir / SPIKES_FILE if run_dir.is_dir() else run_dir
+    if not path.is_file():
+        raise ConfigError(f"no {SPIKES_FILE} in {run_dir}" if run_dir.is_dir() else f"{run_dir} does not exist")
+    try:
+        ds = load_spikes(path)
+    except Exception:
+        raise ConfigError(f"{path} is not a readable spike file") from None
+    if "spike_time" not in ds or "t_start" not in ds.attrs:
+        raise ConfigError(f"{path} is not a spike file written by python -m microcircuit.run")
+    return ds, path.parent
+
+
+def _main(args) -> int:
+    ds, folder = _open(args.run_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", analysis.IncompleteRunWarning)
+        try:
+            t_start, t_stop = analysis.window(ds)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    notes = [str(w.message) for w in caught]
+    t_start = t_start if args.t_start is None else args.t_start
+    t_stop = t_stop if args.t_stop is None else min(args.t_stop, t_stop)
+    if not t_stop > t_start:
+        raise ConfigError(f"empty window [{t_start:g}, {t_stop:g}] ms; --t-start must be before --t-stop and before "
+                          f"the end of the simulated time")
+    stats = analysis.statistics(ds, t_start, t_stop)
+    summary = analysis.population_summary(stats)
+    spectrum = predicted = peaks = None
+    if t_stop - t_start >= args.segment:
+        spectrum = analysis.power_spectrum(ds, t_start, t_stop, segment=args.segment)
+        peaks = analysis.spectral_peaks(spectrum)
+        if not args.no_theory:
+            predicted = _predicted_spectra(ds, spectrum)
+    else:
+        notes.append(f"no power spectra: the window ({t_stop - t_start:g} ms) is shorter than one {args.segment:g} ms "
+                     "segment (--segment)")
+    response = latency = None
+    if analysis.stimulus_onsets(ds).size:
+        try:
+            response = analysis.stimulus_response(ds, window=tuple(args.response_window))
+            latency = analysis.response_latency(response)
+        except ValueError as exc:
+            notes.append(f"no stimulus response: {exc}")
+    text = report(ds, (t_start, t_stop), summary, peaks, predicted, latency, response, notes)
+    print(text)
+    written = [_write_text(folder / TEXT_FILE, text),
+               _write_data(folder / DATA_FILE, ds, (t_start, t_stop), summary, spectrum, predicted, response, latency)]
+    if not args.no_plots:
+        written += _figures(ds, folder, (t_start, t_stop), spectrum, predicted, tuple(args.response_window))
+    for path in written:
+        log.info("wrote %s", path)
+    return 0
+
+
+def _predicted_spectra(ds: xr.Dataset, spectrum: xr.DataArray) -> xr.DataArray | None:
+    """The mean-field spectra for the configuration and table stored in the file (None if not possible)."""
+    try:
+        config = Config.from_dict(json.loads(ds.attrs["config"]))
+        table = (table_from_json(ds.attrs["connectivity_table"]) if "connectivity_table" in ds.attrs
+                 else load_table(config.network.connectivity))
+        f = spectrum["frequency"].values
+        return theory.power_spectra(config, derive(config, table), frequencies=f[f > 0],
+                                    bin_size=float(spectrum.attrs["bin_size"]))
+    except Exception as exc:  # the summary does not depend on the theory
+        log.warning("no mean-field spectra for this run (%s: %s)", type(exc).__name__, exc)
+        return None
+
+
+def report(ds, window, summary, peaks, predicted, latency, response, notes) -> str:
+    """The text summary: one line per population, then the stimulus response."""
+    t0, t1 = window
+    lines = [plots.run_title(ds.attrs) or "run", f"window [{t0:g}, {t1:g}] ms ({(t1 - t0) / 1000:g} s)"]
+    lines += [f"note: {n}" for n in notes]
+    head = (f"{'population':<10} {'neurons':>7} {'rate':>7} {'sd':>7} {'silent':>7} {'CV':>6} {'CC mean':>9} "
+            f"{'CC sd':>8} {'peak':>6} {'peak/':>6} {'theory':>7}")
+    unit = (f"{'':<10} {'':>7} {'(1/s)':>7} {'(1/s)':>7} {'(%)':>7} {'median':>6} {'(1e-3)':>9} {'(1e-3)':>8} "
+            f"{'(Hz)':>6} {'median':>6} {'(Hz)':>7}")
+    lines += ["", head, unit]
+    theory_peaks = analysis.spectral_peaks(predicted) if predicted is not None else None
+    for pop in summary["population"].values:
+        s = summary.sel(population=pop)
+        row = (f"{pop!s:<10} {int(s.n_neurons):>7} {float(s.rate_mean):>7.3f} {float(s.rate_sd):>7.3f} "
+               f"{100 * float(s.silent_fraction):>7.1f} {_num(s.cv_median, 6, 2)} {_num(s.cc_mean * 1e3, 9, 3)} "
+               f"{_num(s.cc_sd * 1e3, 8, 3)}")
+        if peaks is not None:
+            p = peaks.sel(population=pop)
+            row += f" {float(p.peak_frequency):>6.0f} {float(p.peak_ratio):>6.1f}"
+            row += (f" {float(theory_peaks.sel(population=pop).peak_frequency):>7.0f}" if theory_peaks is not None
+                    else f" {'-':>7}")
+        lines.append(row)
+    lines += ["", "rate: mean over neurons (sd over neurons, silent ones included); CV: median ISI CV of neurons with "
+              ">= 3 spikes; CC: Pearson correlation of 2 ms spike counts, pairs of a sample of 100 neurons; peak: "
+              "largest peak of the power spectrum above 10 Hz, its height over the spectrum's median, and the peak of "
+              "the mean-field prediction"]
+    if latency is not None:
+        r = response.attrs
+        lines += ["", f"response to {r['n_trials']} thalamic pulses (trial average, {r['bin_size']:g} ms bins; "
+                      f"a population responds when it rises {latency.attrs['threshold_sd']:g} sd of its baseline "
+                      "above the baseline):",
+                  f"{'population':<10} {'baseline':>9} {'onset':>7} {'peak':>7} {'amplitude':>10}",
+                  f"{'':<10} {'(1/s)':>9} {'(ms)':>7} {'(ms)':>7} {'(1/s)':>10}"]
+        for pop in latency["population"].values:
+            x = latency.sel(population=pop)
+            if bool(x.responds):
+                lines.append(f"{pop!s:<10} {float(x.baseline):>9.2f} {float(x.onset_latency):>7.1f} "
+                             f"{float(x.peak_latency):>7.1f} {float(x.peak_amplitude):>10.1f}")
+            else:
+                lines.append(f"{pop!s:<10} {float(x.baseline):>9.2f} {'no response':>26}")
+    return "\n".join(lines)
+
+
+def _num(value, width: int, digits: int) -> str:
+    v = float(value)
+    return f"{v:>{width}.{digits}f}" if np.isfinite(v) else f"{'-':>{width}}"
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text + "\n")
+    return path
+
+
+def _write_data(path: Path, ds, window, summary, spectrum, predicted, response, latency) -> Path:
+    """Every result in one NetCDF file: open it with ``xarray.open_dataset``."""
+    out = summary.copy()
+    if spectrum is not None:
+        out["power"] = spectrum.drop_vars("n_neurons")
+    if predicted is not None:
+        out["power_predicted"] = predicted.drop_vars("n_neurons").rename(frequency="frequency_predicted")
+    if response is not None:
+        out["response"] = response.drop_vars(["n_neurons"]).rename(baseline="response_baseline",
+                                                                   baseline_sd="response_baseline_sd",
+                                                                   sem="response_sem")
+        out["response"].attrs["onsets"] = json.dumps(response.attrs["onsets"])
+        for name in ("responds", "onset_latency", "peak_latency", "peak_amplitude", "threshold"):
+            out[name] = latency[name]
+    out.attrs = {"title": "Summary of a microcircuit run (python -m microcircuit.analyse)",
+                 "t_start": float(window[0]), "t_stop": float(window[1]),
+                 "run": plots.run_title(ds.attrs), "run_status": str(ds.attrs.get("status", "complete"))}
+    for var in out.data_vars:
+        out[var].attrs = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in out[var].attrs.items()}
+    if "responds" in out:  # NetCDF has no booleans
+        out["responds"] = out["responds"].astype("i1").assign_attrs(long_name="1: the population responds")
+    write_atomic(out, path)
+    return path
+
+
+def _figures(ds, folder: Path, window, spectrum, predicted, response_window) -> list[Path]:
+    written = plots.save_run_figures(folder / SPIKES_FILE, response_window=response_window)
+    if spectrum is not None or predicted is not None:
+        t0, t1 = window
+        title = "\n".join(filter(None, [
+            plots.run_title(ds.attrs),
+            f"power spectra of the population spike counts ({spectrum.attrs['bin_size']:g} ms bins) in "
+            f"[{t0:g}, {t1:g}] ms, {spectrum.attrs['n_segments']} segments of {spectrum.attrs['segment']:g} ms",
+            plots.incomplete_note(ds.attrs)]))
+        fig = plots.spectra_plot(spectrum, predicted, title=title)
+        fig.savefig(folder / SPECTRA_FILE, dpi=200)
+        written.append(folder / SPECTRA_FILE)
+    return written

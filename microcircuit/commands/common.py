@@ -1,0 +1,283 @@
+"""The command-line layer shared by every command: parser, option table, configuration, logging, exit codes.
+
+Options resolve in this order (later wins): defaults, ``--config FILE`` (TOML),
+``--from spikes.nc`` (the configuration stored in a spike file), command-line options.
+Library messages name options by their Python spelling; :func:`setup` registers the flags
+(``errors.name_options``) so that commands print the flags instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tomllib
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import tomli_w
+import xarray as xr
+
+from .. import parallel
+from ..connectivity import table_from_json
+from ..errors import ConfigError, SetupError, name_options, options_named
+from ..parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, V0_CHOICES, Config
+
+log = logging.getLogger("microcircuit")
+
+# option dest -> (section, field) of Config
+OPTION_FIELDS = {
+    "n_scale": ("network", "n_scaling"),
+    "k_scale": ("network", "k_scaling"),
+    "background": ("network", "background"),
+    "poisson_source": ("network", "poisson_source"),
+    "neuron": ("network", "neuron_model"),
+    "v0": ("network", "v0"),
+    "connectivity": ("network", "connectivity"),
+    "inh_psp_scale": ("network", "inh_psp_scale"),
+    "thalamic": ("stimulus", "thalamic"),
+    "thalamic_pulses": ("stimulus", "thalamic_pulses"),
+    "thalamic_start": ("stimulus", "thalamic_start"),
+    "thalamic_interval": ("stimulus", "thalamic_interval"),
+    "dc_stimulus": ("stimulus", "dc"),
+    "t_sim": ("simulation", "t_sim"),
+    "t_presim": ("simulation", "t_presim"),
+    "seed": ("simulation", "seed"),
+    "threads": ("simulation", "threads"),
+    "resolution": ("simulation", "resolution"),
+    "chunk": ("simulation", "chunk"),
+    "record_vm": ("simulation", "record_vm"),
+    "vm_interval": ("simulation", "vm_interval"),
+}
+
+# how the command line spells the options that library messages name (see microcircuit.errors)
+FLAGS = {
+    "n_scaling": "--n-scale", "k_scaling": "--k-scale", "scale": "--scale", "background": "--background",
+    "background_poisson": "--background poisson", "inh_psp_scale": "--inh-psp-scale",
+    "output_dir": "--output", "overwrite": "--overwrite", "check_memory": "--skip-memory-check",
+    "recover": "`python -m microcircuit.run --recover --output DIR`",
+    "record_vm": "--record-vm", "vm_interval": "--vm-interval", "chunk": "--chunk",
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written (line breaks kept); option help wrapped."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with exit status 2 and a one-line message for every usage error.
+
+    Under an MPI launcher every rank parses the same command line; only rank 0 prints
+    help, usage errors and the like.
+    """
+
+    def __init__(self, *args, examples: list[str] | None = None, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        if examples:
+            kwargs["epilog"] = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def _print_message(self, message, file=None):
+        if parallel.is_root():
+            super()._print_message(message, file)
+
+
+def add_run_options(p: argparse.ArgumentParser, defaults: Config | None = None) -> dict:
+    """The network, stimulus, simulation and configuration options of every command that builds a network.
+
+    ``defaults`` is the configuration the command starts from (its values are shown in the help).
+    Returns the argument groups by name, for the command's own options.
+    """
+    groups = {}
+    d = defaults or Config()
+    net, stim, sim = d.network, d.stimulus, d.simulation
+    g = groups["network"] = p.add_argument_group("network")
+    g.add_argument("--scale", type=float, metavar="S",
+                   help=f"set both n_scaling and k_scaling to S, in (0, 1] (default {net.n_scaling:g})")
+    g.add_argument("--n-scale", type=float, metavar="S", help="fraction of neurons, in (0, 1]")
+    g.add_argument("--k-scale", type=float, metavar="S",
+                   help="fraction of in-degrees, in (0, 1]; weights and a DC compensate")
+    g.add_argument("--background", choices=BACKGROUNDS,
+                   help=f"Poisson inputs, or their mean as a constant current (default {net.background})")
+    g.add_argument("--poisson-source", choices=POISSON_SOURCES,
+                   help="Poisson background from poisson_generators, or drawn inside the NESTML neuron "
+                        f"(faster, same statistics) (default {net.poisson_source})")
+    g.add_argument("--neuron", choices=NEURON_CHOICES,
+                   help=f"nestml: the compiled NESTML neuron; builtin: NEST's iaf_psc_exp (default {net.neuron_model})")
+    g.add_argument("--v0", choices=V0_CHOICES,
+                   help=f"initial membrane potentials: per-population fit or N(-58, 10) mV (default {net.v0})")
+    g.add_argument("--connectivity", metavar="PATH", help="connectivity table (default: the PD14 table)")
+    g.add_argument("--inh-psp-scale", type=float, metavar="F",
+                   help=f"multiply every inhibitory PSP by F (default {net.inh_psp_scale:g}; 0.5 halves inhibition)")
+    g = groups["stimulus"] = p.add_argument_group("stimulus")
+    g.add_argument("--thalamic", action="store_true", default=None,
+                   help=f"thalamic pulse at {stim.thalamic_start:g} ms ({stim.thalamic_duration:g} ms, "
+                        f"{stim.thalamic_rate:g} spikes/s per thalamic neuron)")
+    g.add_argument("--thalamic-pulses", type=int, metavar="N",
+                   help=f"N thalamic pulses, each a fresh Poisson draw, for trial averages (implies --thalamic; "
+                        f"default {stim.thalamic_pulses})")
+    g.add_argument("--thalamic-start", type=float, metavar="MS",
+                   help=f"start of the first pulse, absolute time (default {stim.thalamic_start:g})")
+    g.add_argument("--thalamic-interval", type=float, metavar="MS",
+                   help=f"from one pulse's start to the next's (default {stim.thalamic_interval:g})")
+    g.add_argument("--dc-stimulus", action="store_true", default=None,
+                   help=f"transient DC input, {stim.dc_start:g}-{stim.dc_start + stim.dc_duration:g} ms")
+    g = groups["simulation"] = p.add_argument_group("simulation")
+    g.add_argument("--t-sim", type=float, metavar="MS", help=f"simulated time after the warm-up (default {sim.t_sim:g})")
+    g.add_argument("--t-presim", type=float, metavar="MS", help=f"warm-up, at most 10000 (default {sim.t_presim:g})")
+    g.add_argument("--seed", type=int, help=f"random seed (default {sim.seed})")
+    g.add_argument("--threads", type=int,
+                   help=f"threads (default {sim.threads}); the same seed and threads give the same spikes")
+    g.add_argument("--resolution", type=float, metavar="MS", help=f"time step (default {sim.resolution:g})")
+    g.add_argument("--chunk", type=float, metavar="MS",
+                   help=f"model time per run-loop step (default {sim.chunk:g}); does not change results")
+    g.add_argument("--record-vm", type=int, metavar="N",
+                   help="record V_m and the synaptic current of N neurons per population (the same neurons for the "
+                        f"same table, scale and seed; default {sim.record_vm})")
+    g.add_argument("--vm-interval", type=float, metavar="MS",
+                   help=f"sampling interval of --record-vm, a multiple of the time step (default {sim.vm_interval:g})")
+    g = groups["configuration"] = p.add_argument_group("configuration")
+    g.add_argument("--config", type=Path, metavar="FILE", help="TOML file with any parameters")
+    g.add_argument("--from", dest="from_file", type=Path, metavar="SPIKES_NC",
+                   help="re-use the configuration (and connectivity table) stored in a spike file")
+    g.add_argument("--print-config", action="store_true",
+                   help="print the fully resolved configuration as TOML and exit")
+    return groups
+
+
+def add_message_options(p: argparse.ArgumentParser, quiet: str = "only warnings and errors") -> None:
+    g = p.add_argument_group("messages")
+    g.add_argument("--quiet", "-q", action="store_true", help=quiet)
+    g.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def run_command(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],
+                argv: list[str] | None = None) -> int:
+    """Parse the command line, set up logging, run ``body(args)``; return the exit status (see :func:`main_wrapper`)."""
+    args = parser.parse_args(argv)
+    setup(args.quiet)
+    return main_wrapper(prog, lambda: body(args), args.debug)
+
+
+def print_config(args: argparse.Namespace, config: Config) -> bool:
+    """With ``--print-config``: print the resolved configuration as TOML (rank 0) and return True (the command stops)."""
+    if not getattr(args, "print_config", False):
+        return False
+    if parallel.is_root():
+        sys.stdout.write(to_toml(config))
+    return True
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config {path} is not valid TOML ({exc})") from None
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def stored_run(path: Path) -> tuple[dict, xr.Dataset | None]:
+    """Configuration dict and connectivity table stored in a spike file."""
+    if not Path(path).is_file():
+        raise ConfigError(f"--from {path} does not exist")
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            attrs = dict(ds.attrs)
+    except Exception:
+        raise ConfigError(f"--from {path} is not a readable NetCDF spike file") from None
+    if "config" not in attrs:
+        raise ConfigError(f"--from {path} holds no stored configuration (attribute 'config')")
+    table = table_from_json(attrs["connectivity_table"]) if "connectivity_table" in attrs else None
+    return json.loads(attrs["config"]), table
+
+
+def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -> tuple[Config, xr.Dataset | None]:
+    """Resolve the configuration (and a stored connectivity table, with --from)."""
+    data = (defaults or Config()).to_dict()
+    table = None
+    if getattr(args, "config", None):
+        data = _merge(data, _load_toml(args.config))
+    if getattr(args, "from_file", None):
+        stored, table = stored_run(args.from_file)
+        data = _merge(data, stored)
+    if getattr(args, "scale", None) is not None:
+        if args.n_scale is not None or args.k_scale is not None:
+            raise ConfigError("--scale sets both scalings; do not combine it with --n-scale or --k-scale")
+        data["network"]["n_scaling"] = data["network"]["k_scaling"] = args.scale
+    for dest, (section, name) in OPTION_FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            data[section][name] = value
+    if getattr(args, "thalamic_pulses", None) is not None and getattr(args, "thalamic", None) is None:
+        data["stimulus"]["thalamic"] = True  # asking for pulses switches them on
+    if getattr(args, "connectivity", None):
+        table = None  # an explicit table wins over the stored one
+    return Config.from_dict(data), table
+
+
+def to_toml(config: Config) -> str:
+    return tomli_w.dumps(config.to_dict())
+
+
+def setup(quiet: bool = False) -> None:
+    """Log messages to stderr (on several MPI processes rank 0 logs, the others only errors)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(parallel.RankFilter())
+    root = logging.getLogger("microcircuit")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def setup_worker() -> None:
+    """For a process that runs a command's work (the benchmark's measured runs): quiet, flags in messages."""
+    setup(quiet=True)
+    name_options(FLAGS)
+
+
+def main_wrapper(prog: str, body: Callable[[], int], debug: bool) -> int:
+    """Run ``body``; turn expected errors into one line and exit status 2 (130 for Ctrl-C).
+
+    On several MPI processes no error may leave the other ranks waiting: errors met before the
+    network is built are agreed on by all ranks and printed once by rank 0 (status 2); any error
+    after that (also an unexpected one, status 1) prints its one-line message with the rank and
+    ends all ranks at once (see ``parallel.fail``).
+    """
+    try:
+        with options_named(FLAGS):  # library messages name the command's flags
+            return body()
+    except parallel.AgreedError as exc:
+        if debug:
+            traceback.print_exc()
+        return parallel.report_failure(prog, exc.failure)
+    except (ConfigError, SetupError) as exc:
+        if debug:
+            traceback.print_exc()
+        return parallel.fail(prog, str(exc), 2)
+    except KeyboardInterrupt:  # Ctrl-C outside the simulation loop (which handles it itself)
+        if debug:
+            traceback.print_exc()
+        if parallel.several():
+            return parallel.fail(prog, "interrupted", 130)
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if not parallel.several():
+            raise
+        if debug:
+            traceback.print_exc()
+        return parallel.fail(prog, f"{type(exc).__name__}: {exc}", 1)

@@ -1,0 +1,1 @@
+../../connectivity/pd14.nc

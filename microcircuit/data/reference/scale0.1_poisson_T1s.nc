@@ -1,0 +1,1 @@
+../../../reference_data/scale0.1_poisson_T1s.nc

@@ -1,0 +1,1 @@
+../../../reference_data/scale1_dc_T5s.nc

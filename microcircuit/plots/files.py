@@ -1,0 +1,95 @@
+"""The figures the run command writes next to a spike file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from .. import analysis
+from ..output import load_spikes
+from .activity import raster_plot, rate_box_plot, vm_traces
+from .responses import stimulus_response_plot
+from .style import decorate, incomplete_note, population_types, run_title
+
+RASTER_FILE = "raster_plot.png"
+BOX_FILE = "box_plot.png"
+VM_FILE = "vm_traces.png"
+RESPONSE_FILE = "stimulus_response.png"
+RASTER_WINDOW_MS = 1000.0
+"""Default length of the raster window after ``t_start`` (the current PD14 examples plot [500, 1500] ms)."""
+VM_WINDOW_MS = 200.0
+"""Length of the window of the membrane-potential figure."""
+RESPONSE_WINDOW_MS = (-50.0, 150.0)
+"""Lags around each pulse onset shown in the response figure (ms)."""
+
+
+def save_run_figures(spikes_path: str | Path, dpi: float = 300,
+                     response_window: tuple[float, float] = RESPONSE_WINDOW_MS) -> list[Path]:
+    """Write the figures of a run next to its spike file; return the files written.
+
+    Always ``raster_plot.png`` (the first :data:`RASTER_WINDOW_MS` ms of the analysis window)
+    and ``box_plot.png`` (the whole window: end of the warm-up to the end of what was simulated);
+    ``vm_traces.png`` when membrane potentials were recorded (the first :data:`VM_WINDOW_MS` ms);
+    ``stimulus_response.png`` when the run has thalamic pulses inside its window.
+
+    Parameters
+    ----------
+    spikes_path : path
+        A ``spikes.nc`` written by ``python -m microcircuit.run``.
+    dpi : float
+        Resolution of the PNG files.
+    response_window : (float, float)
+        Lags around each pulse onset in the response figure (ms).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written (none when the run stopped before its analysis window).
+    """
+    spikes_path = Path(spikes_path)
+    ds = load_spikes(spikes_path)
+    try:
+        t_start, t_stop = analysis.window(ds, warn=False)
+    except ValueError:  # stopped before the analysis window
+        return []
+    folder = spikes_path.parent
+    written = [_save(raster_plot(ds, t_start, min(t_stop, t_start + RASTER_WINDOW_MS)), folder / RASTER_FILE, dpi)]
+    rates = analysis.firing_rates(ds, t_start, t_stop)
+    box = rate_box_plot(rates, types=population_types(ds, analysis.population_names(ds)))
+    decorate(box, box.axes[0], ds.attrs, f"per-neuron firing rates in [{t_start:g}, {t_stop:g}] ms")
+    written.append(_save(box, folder / BOX_FILE, dpi))
+    if "V_m" in ds and ds.sizes.get("time", 0) > 1:
+        written.append(_save(vm_traces(ds, t_start, min(t_stop, t_start + VM_WINDOW_MS)), folder / VM_FILE, dpi))
+    figure = response_figure(ds, response_window)
+    if figure is not None:
+        written.append(_save(figure, folder / RESPONSE_FILE, dpi))
+    return written
+
+
+def response_figure(ds, window: tuple[float, float] = RESPONSE_WINDOW_MS) -> Figure | None:
+    """The trial-averaged response figure of a run with thalamic pulses (None when it has none in its window)."""
+    try:
+        response = analysis.stimulus_response(ds, window=window)
+    except ValueError:  # no pulse with its whole window inside the simulated analysis window
+        return None
+    latency = analysis.response_latency(response)
+    duration = _pulse_duration(ds)
+    title = "\n".join(filter(None, [
+        run_title(ds.attrs),
+        f"response to the thalamic pulse ({duration:g} ms), mean of {response.attrs['n_trials']} trials, "
+        f"{response.attrs['bin_size']:g} ms bins", incomplete_note(ds.attrs)]))
+    return stimulus_response_plot(response, latency, pulse=duration, title=title,
+                                  types=population_types(ds, [str(p) for p in response["population"].values]))
+
+
+def _pulse_duration(ds) -> float:
+    try:
+        return float(json.loads(ds.attrs["config"])["stimulus"]["thalamic_duration"])
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+
+
+def _save(fig: Figure, path: Path, dpi: float) -> Path:
+    fig.savefig(path, dpi=dpi)
+    return path
