@@ -195,7 +195,7 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
         pulses = [{"rate": stim.thalamic_rate, "start": float(onset), "stop": float(onset) + stim.thalamic_duration}
                   for onset in stim.thalamic_onsets()]
         thalamic_drive = nest.Create("poisson_generator", len(pulses), params=pulses if len(pulses) > 1 else pulses[0])
-    vm_neurons = _vm_neurons(pops, d.vm_positions)
+    vm_neurons = _vm_neurons(pops, d.vm_positions) if sim.record else None  # nothing to write them to otherwise
     multimeter = None
     if vm_neurons is not None:
         multimeter = nest.Create("multimeter", params={"interval": sim.vm_interval, "record_to": "memory",

@@ -97,30 +97,34 @@ class SpikeWriter:
                     for f in files.values():
                         f.unlink(missing_ok=True)
         ds = netCDF4.Dataset(self._partial, "w", format="NETCDF4")
-        ds.createDimension("neuron", self.neurons.size)
-        ds.createVariable("neuron", "i8", ("neuron",))[:] = self.neurons
-        pop = ds.createVariable("population", str, ("neuron",))
-        pop[:] = self.populations.astype(object)
-        ds.createDimension("event", None)
-        self._sender = ds.createVariable("sender", "i8", ("event",), chunksizes=(1 << 16,))
-        self._time = ds.createVariable("time", "f8", ("event",), chunksizes=(1 << 16,))
-        vm_neurons = np.empty(0, np.int64) if vm_neurons is None else np.asarray(vm_neurons, dtype=np.int64)
-        self._n_vm = vm_neurons.size
-        if vm_neurons.size:
-            ds.createDimension("vm_neuron", vm_neurons.size)
-            ds.createVariable("vm_neuron", "i8", ("vm_neuron",))[:] = vm_neurons
-            ds.createDimension("vm_sample", None)
-            self._vm_time = ds.createVariable("vm_time", "f8", ("vm_sample",))
-            rows = max(1, min(4096, (1 << 16) // vm_neurons.size))
-            self._vm = {name: ds.createVariable(name, "f8", ("vm_sample", "vm_neuron"),
-                                                chunksizes=(rows, vm_neurons.size)) for name in VM_VARIABLES}
-        if onsets is not None and len(onsets):
-            ds.createDimension("pulse", len(onsets))
-            ds.createVariable("stimulus_onset", "f8", ("pulse",))[:] = np.asarray(onsets, dtype=float)
-        ds.setncattr("partial_note", "unfinished spike data of a microcircuit run; "
-                                     "python -m microcircuit.run --recover DIR writes spikes.nc from it")
-        ds.setncattr("attrs_json", json.dumps(self.attrs))
-        ds.setncattr("t_reached", 0.0)
+        try:
+            ds.createDimension("neuron", self.neurons.size)
+            ds.createVariable("neuron", "i8", ("neuron",))[:] = self.neurons
+            pop = ds.createVariable("population", str, ("neuron",))
+            pop[:] = self.populations.astype(object)
+            ds.createDimension("event", None)
+            self._sender = ds.createVariable("sender", "i8", ("event",), chunksizes=(1 << 16,))
+            self._time = ds.createVariable("time", "f8", ("event",), chunksizes=(1 << 16,))
+            vm_neurons = np.empty(0, np.int64) if vm_neurons is None else np.asarray(vm_neurons, dtype=np.int64)
+            self._n_vm = vm_neurons.size
+            if vm_neurons.size:
+                ds.createDimension("vm_neuron", vm_neurons.size)
+                ds.createVariable("vm_neuron", "i8", ("vm_neuron",))[:] = vm_neurons
+                ds.createDimension("vm_sample", None)
+                self._vm_time = ds.createVariable("vm_time", "f8", ("vm_sample",))
+                rows = max(1, min(4096, (1 << 16) // vm_neurons.size))
+                self._vm = {name: ds.createVariable(name, "f8", ("vm_sample", "vm_neuron"),
+                                                    chunksizes=(rows, vm_neurons.size)) for name in VM_VARIABLES}
+            if onsets is not None and len(onsets):
+                ds.createDimension("pulse", len(onsets))
+                ds.createVariable("stimulus_onset", "f8", ("pulse",))[:] = np.asarray(onsets, dtype=float)
+            ds.setncattr("partial_note", "unfinished spike data of a microcircuit run; "
+                                         "python -m microcircuit.run --recover --output DIR writes spikes.nc from it")
+            ds.setncattr("attrs_json", json.dumps(self.attrs))
+            ds.setncattr("t_reached", 0.0)
+        except BaseException:
+            ds.close()
+            raise
         self._ds = ds
         self._n = 0
         self._n_samples = 0
@@ -225,13 +229,13 @@ def _copy_vm(partials: list[Path], nc: netCDF4.Dataset, neurons: np.ndarray, pop
     all of them, in node-id order, at the sample times that every process reached.
     """
     sources = []
-    for partial in partials:
-        src = netCDF4.Dataset(partial, "r")
-        if "vm_neuron" in src.variables:
-            sources.append(src)
-        else:
-            src.close()
     try:
+        for partial in partials:
+            src = netCDF4.Dataset(partial, "r")
+            if "vm_neuron" in src.variables:
+                sources.append(src)
+            else:
+                src.close()
         if not sources:
             return
         ids = [np.asarray(src["vm_neuron"][:], dtype=np.int64) for src in sources]
@@ -350,12 +354,14 @@ def write_atomic(ds: xr.Dataset, path: Path, append=None) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_spikes(path: str | Path) -> xr.Dataset:
+def load_spikes(path: str | Path, vm: bool = True) -> xr.Dataset:
     """Open a spike file written by ``python -m microcircuit.run`` (loaded into memory).
 
-    The Dataset has the :class:`SpikesAccessor` as ``ds.spikes``.
+    The Dataset has the :class:`SpikesAccessor` as ``ds.spikes``. With ``vm=False`` the recorded
+    membrane potentials and currents (which can be large) are left out; their coordinates stay.
     """
-    with xr.open_dataset(path, engine="netcdf4") as ds:
+    drop = [] if vm else list(VM_VARIABLES)
+    with xr.open_dataset(path, engine="netcdf4", drop_variables=drop) as ds:
         ds = ds.load()
     if "population" in ds.data_vars:  # written before population became a coordinate
         ds = ds.set_coords("population")

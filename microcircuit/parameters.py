@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from . import physics
-from .errors import ConfigError
+from .errors import ConfigError, option
 
 BACKGROUNDS = ("poisson", "dc")
 V0_CHOICES = ("optimized", "original")
@@ -166,9 +166,15 @@ class Config:
         stim, sim = self.stimulus, self.simulation
         end = sim.t_presim + sim.t_sim
         if stim.thalamic and stim.thalamic_onsets()[-1] >= end:
-            raise ConfigError(f"the last of {stim.thalamic_pulses} thalamic pulses starts at "
-                              f"{stim.thalamic_onsets()[-1]:g} ms, not before the end of the run at {end:g} ms; "
-                              "simulate longer (t_sim), or use fewer pulses or a shorter thalamic_interval")
+            last = stim.thalamic_onsets()[-1]
+            what = (f"the thalamic pulse starts at {last:g} ms" if stim.thalamic_pulses == 1 else
+                    f"the last of {stim.thalamic_pulses} thalamic pulses starts at {last:g} ms")
+            remedy = (f"simulate longer ({option('t_sim')}) or start earlier ({option('thalamic_start')})"
+                      if stim.thalamic_pulses == 1 else
+                      f"simulate longer ({option('t_sim')}), or use fewer pulses ({option('thalamic_pulses')}) or a "
+                      f"shorter interval ({option('thalamic_interval')})")
+            raise ConfigError(f"{what}, not before the end of the run at {end:g} ms: it would never be delivered; "
+                              f"{remedy}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -71,12 +71,12 @@ def run(net: network.Network, config: Config, writer: SpikeWriter | None = None,
     """
     sim = config.simulation
     t_total = sim.t_presim + sim.t_sim
-    local_vm = net.local_vm_neurons() if writer is not None else None
     t = written = 0.0
     if progress is not None:
         progress("simulate", 0.0, t_total)
     with StopRequest() as stop:
         try:
+            local_vm = net.local_vm_neurons() if writer is not None else None
             for phase, duration in (("presim", sim.t_presim), ("sim", sim.t_sim)):
                 t_end = t + duration
                 t0 = time.perf_counter()

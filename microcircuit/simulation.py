@@ -125,7 +125,7 @@ def simulate(config: Config, output_dir: str | Path | None = "output", overwrite
             parallel.barrier()  # spikes.nc exists when simulate() returns on any rank
         result.spikes_path = plan.spikes_path
         if parallel.is_root() and t_reached > config.simulation.t_presim:
-            ds = load_spikes(plan.spikes_path)
+            ds = load_spikes(plan.spikes_path, vm=False)
             result.mean_rates = analysis.population_mean_rates(ds, *analysis.window(ds, warn=False))
     result.peak_rss_mb = resources.peak_rss_mb()
     return result

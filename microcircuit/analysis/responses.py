@@ -69,12 +69,12 @@ def stimulus_response(ds: xr.Dataset, onsets=None, window: tuple[float, float] =
     (500.0, 0.0, 2)
     """
     lo, hi = float(window[0]), float(window[1])
-    if not hi > lo:
-        raise ValueError(f"empty response window {window}")
+    if not (lo < 0 < hi):
+        raise ValueError(f"the response window {window} ms must start before the onset (baseline) and end after it")
     base = (lo, 0.0) if baseline is None else (float(baseline[0]), float(baseline[1]))
     if not base[1] > base[0] or base[0] < lo or base[1] > hi:
         raise ValueError(f"the baseline {base} ms must be a non-empty part of the window {window}")
-    t_start, t_stop = analysis_window(ds)
+    t_start, t_stop = analysis_window(ds)  # warns for an incomplete run
     onsets = stimulus_onsets(ds) if onsets is None else np.asarray(onsets, dtype=float)
     usable = onsets[(onsets + lo >= t_start) & (onsets + hi <= t_stop)]
     if usable.size == 0:

@@ -10,13 +10,14 @@ build is skipped in well under a second, without importing NEST or NESTML.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from ..errors import BuildError
+from ..errors import BuildError, option
 from . import edits, manifest, toolchain
 
 GENERATED_SUFFIX = ".generated"
@@ -46,21 +47,29 @@ def generate(models: list[Path], target: Path, install: Path, prefix: Path, log_
 
     os.environ.setdefault("PYNEST_QUIET", "1")  # NESTML asks NEST for its version: no banner on stdout
     options = {"nest_path": str(prefix), "redirect_build_output": True, "build_output_dir": str(log_dir)}
-    frontend.configure_front_end([str(m) for m in models], "NEST", target_path=str(target),
-                                 install_path=str(install), logging_level="ERROR",
-                                 module_name=manifest.MODULE_NAME, codegen_opts=options)
-    transformers, _ = frontend.transformers_from_target_name("NEST", options=options)
-    generator = frontend.code_generator_from_target_name("NEST")
-    generator.set_options(options)
-    parsed = frontend.get_parsed_models()
-    for model in parsed:
-        if not Logger.has_errors(model):
-            CoCosManager.check_cocos(model)
-    bad = [m.get_name() for m in parsed if Logger.has_errors(m)]
-    if bad or not parsed:
-        raise BuildError(f"NESTML found errors in the model {', '.join(bad) or '(none parsed)'}")
-    models_ast, metadata = frontend.transform_models(transformers, parsed)
-    frontend.generate_code(generator, models_ast, metadata)
+    try:
+        frontend.configure_front_end([str(m) for m in models], "NEST", target_path=str(target),
+                                     install_path=str(install), logging_level="ERROR",
+                                     module_name=manifest.MODULE_NAME, codegen_opts=options)
+        transformers, _ = frontend.transformers_from_target_name("NEST", options=options)
+        generator = frontend.code_generator_from_target_name("NEST")
+        generator.set_options(options)
+        parsed = frontend.get_parsed_models()
+        for model in parsed:
+            if not Logger.has_errors(model):
+                CoCosManager.check_cocos(model)
+        bad = [m.get_name() for m in parsed if Logger.has_errors(m)]
+        if bad or not parsed:
+            raise BuildError(f"NESTML found errors in the model {', '.join(bad) or '(none parsed)'}")
+        models_ast, metadata = frontend.transform_models(transformers, parsed)
+        frontend.generate_code(generator, models_ast, metadata)
+    except BuildError:
+        raise
+    except Exception as exc:  # NESTML raises several exception types
+        raise BuildError(f"NESTML could not generate the code ({type(exc).__name__}: {exc})") from None
+    missing = [m.stem for m in models if not (target / f"{m.stem}.cpp").exists()]
+    if missing:
+        raise BuildError(f"NESTML generated no code for {', '.join(missing)} (in {target})")
     return options
 
 
@@ -74,7 +83,7 @@ def compile_and_install(options: dict, log_dir: Path) -> None:
         raise BuildError(f"compiling the generated code failed ({exc}); see {log_dir}") from None
 
 
-def build(build_dir: Path | None = None, force: bool = False, log=print) -> Path:
+def build(build_dir: Path | None = None, force: bool = False, log=None) -> Path:
     """Build the module into ``build_dir`` (default :func:`manifest.default_build_dir`) unless it is up to date.
 
     Returns
@@ -86,7 +95,10 @@ def build(build_dir: Path | None = None, force: bool = False, log=print) -> Path
     ------
     BuildError
         With a one-line message (missing tool, missing NEST or NESTML, failed compilation).
+
+    ``log(message)`` receives the progress messages (default: the "microcircuit" logger).
     """
+    log = log or logging.getLogger("microcircuit").info
     models = manifest.model_files()
     if not models:
         raise BuildError("no .nestml model files in the package (microcircuit/data)")
@@ -110,7 +122,7 @@ def build(build_dir: Path | None = None, force: bool = False, log=print) -> Path
         build_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BuildError(f"cannot create the build folder {build_dir} ({exc.strerror}); choose another with "
-                         "--build-dir or MICROCIRCUIT_BUILD_DIR") from None
+                         f"{option('build_dir')} or MICROCIRCUIT_BUILD_DIR") from None
     # An interrupted build leaves the previous module and manifest in place (complete, but with
     # the old fingerprint, so the next run rebuilds); the manifest is written after the swap.
     prefix = build_dir / "nest_prefix"

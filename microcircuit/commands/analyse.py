@@ -59,20 +59,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open(run_dir: Path) -> tuple[xr.Dataset, Path]:
+    """The spike file of RUN_DIR (V_m left out: the figures read the part they draw) and its path."""
     path = run_dir / SPIKES_FILE if run_dir.is_dir() else run_dir
     if not path.is_file():
         raise ConfigError(f"no {SPIKES_FILE} in {run_dir}" if run_dir.is_dir() else f"{run_dir} does not exist")
     try:
-        ds = load_spikes(path)
+        ds = load_spikes(path, vm=False)
     except Exception:
         raise ConfigError(f"{path} is not a readable spike file") from None
     if "spike_time" not in ds or "t_start" not in ds.attrs:
         raise ConfigError(f"{path} is not a spike file written by python -m microcircuit.run")
-    return ds, path.parent
+    return ds, path
 
 
 def _main(args) -> int:
-    ds, folder = _open(args.run_dir)
+    if args.segment < 2.0:
+        raise ConfigError(f"--segment {args.segment:g} is not allowed; must be >= 2 ms (two 1 ms bins)")
+    ds, path = _open(args.run_dir)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", analysis.IncompleteRunWarning)
         try:
@@ -80,6 +83,14 @@ def _main(args) -> int:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     notes = [str(w.message) for w in caught]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", analysis.IncompleteRunWarning)  # said once, in the notes
+        return _analyse(args, ds, path, (t_start, t_stop), notes)
+
+
+def _analyse(args, ds: xr.Dataset, path: Path, window: tuple[float, float], notes: list[str]) -> int:
+    folder = path.parent
+    t_start, t_stop = window
     t_start = t_start if args.t_start is None else args.t_start
     t_stop = t_stop if args.t_stop is None else min(args.t_stop, t_stop)
     if not t_stop > t_start:
@@ -102,15 +113,19 @@ def _main(args) -> int:
             response = analysis.stimulus_response(ds, window=tuple(args.response_window))
             latency = analysis.response_latency(response)
         except ValueError as exc:
+            response = latency = None
             notes.append(f"no stimulus response: {exc}")
+        else:
+            if spectrum is not None:
+                notes.append("the power spectra include the responses to the stimulus pulses")
     text = report(ds, (t_start, t_stop), summary, peaks, predicted, latency, response, notes)
     print(text)
     written = [_write_text(folder / TEXT_FILE, text),
                _write_data(folder / DATA_FILE, ds, (t_start, t_stop), summary, spectrum, predicted, response, latency)]
     if not args.no_plots:
-        written += _figures(ds, folder, (t_start, t_stop), spectrum, predicted, tuple(args.response_window))
-    for path in written:
-        log.info("wrote %s", path)
+        written += _figures(ds, path, (t_start, t_stop), spectrum, predicted, tuple(args.response_window))
+    for file in written:
+        log.info("wrote %s", file)
     return 0
 
 
@@ -206,8 +221,9 @@ def _write_data(path: Path, ds, window, summary, spectrum, predicted, response, 
     return path
 
 
-def _figures(ds, folder: Path, window, spectrum, predicted, response_window) -> list[Path]:
-    written = plots.save_run_figures(folder / SPIKES_FILE, response_window=response_window)
+def _figures(ds, path: Path, window, spectrum, predicted, response_window) -> list[Path]:
+    written = plots.save_run_figures(path, response_window=response_window)
+    folder = path.parent
     if spectrum is not None or predicted is not None:
         t0, t1 = window
         title = "\n".join(filter(None, [

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..build import builder, manifest
-from ..errors import BuildError
+from ..errors import BuildError, options_named
 
 DESCRIPTION = """\
 Compile the NESTML neuron (models/iaf_psc_exp_pd14.nestml) into a NEST extension module for the
@@ -27,7 +27,8 @@ def parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str = "build.py") -> int:
     args = parser(prog).parse_args(argv)
     try:
-        builder.build(args.build_dir, force=args.force)
+        with options_named({"build_dir": "--build-dir"}):
+            builder.build(args.build_dir, force=args.force, log=print)
     except BuildError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -57,7 +57,9 @@ FLAGS = {
     "background_poisson": "--background poisson", "inh_psp_scale": "--inh-psp-scale",
     "output_dir": "--output", "overwrite": "--overwrite", "check_memory": "--skip-memory-check",
     "recover": "`python -m microcircuit.run --recover --output DIR`",
-    "record_vm": "--record-vm", "vm_interval": "--vm-interval", "chunk": "--chunk",
+    "record_vm": "--record-vm", "vm_interval": "--vm-interval", "chunk": "--chunk", "t_sim": "--t-sim",
+    "thalamic_start": "--thalamic-start", "thalamic_pulses": "--thalamic-pulses",
+    "thalamic_interval": "--thalamic-interval",
 }
 
 

@@ -79,7 +79,10 @@ def _main(args) -> int:
         log.info("wrote %s", result.spikes_path)
     if not result.complete:
         if parallel.is_root():  # all ranks stopped together; one says so
-            log.error("run %s; %s holds the spikes up to there", result.status, result.spikes_path)
+            if result.spikes_path is not None:
+                log.error("run %s; %s holds the spikes up to there", result.status, result.spikes_path)
+            else:
+                log.error("run %s (nothing was recorded)", result.status)
         return 130 if "SIGINT" in result.status else 143
     return 0
 

@@ -11,6 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from .. import analysis
+from ..errors import option
 from .style import (EXC_COLOR, INH_COLOR, LAYER_LINE_COLOR, MEAN_COLOR, color, decorate, default_thinning,
                     incomplete_note, layer_of, new_figure, population_label, population_types, run_title,
                     shade_stimuli)
@@ -154,7 +155,7 @@ def vm_traces(ds: xr.Dataset, t_start: float, t_stop: float, per_population: int
     matplotlib.figure.Figure
     """
     if "V_m" not in ds:
-        raise ValueError("this spike file has no membrane potentials (run with --record-vm N)")
+        raise ValueError(f"this spike file has no membrane potentials (record them with {option('record_vm')})")
     if not t_stop > t_start:
         raise ValueError(f"empty window [{t_start}, {t_stop}] ms")
     vm = ds["V_m"].sel(time=slice(t_start, t_stop))
@@ -184,7 +185,8 @@ def vm_traces(ds: xr.Dataset, t_start: float, t_stop: float, per_population: int
     handles = [Line2D([], [], color="grey", linestyle="--", linewidth=0.6, label="threshold"),
                Line2D([], [], color="black", marker="|", linestyle="none", markersize=6, label="spike")]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=7, frameon=False)
-    lines = [run_title(ds.attrs), f"V_m of {min(per_population, 3)} neurons per population (sampled every "
+    shown = min(per_population, max(int((ds["vm_population"] == n).sum()) for n in names))
+    lines = [run_title(ds.attrs), f"V_m of {shown} neuron{'s' if shown > 1 else ''} per population (sampled every "
              f"{float(ds['time'][1] - ds['time'][0]) if ds.sizes['time'] > 1 else 0:g} ms) in "
              f"[{t_start:g}, {t_stop:g}] ms"]
     note = incomplete_note(ds.attrs)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
+
+import xarray as xr
 
 from matplotlib.figure import Figure
 
@@ -48,7 +51,7 @@ def save_run_figures(spikes_path: str | Path, dpi: float = 300,
         The files written (none when the run stopped before its analysis window).
     """
     spikes_path = Path(spikes_path)
-    ds = load_spikes(spikes_path)
+    ds = load_spikes(spikes_path, vm=False)  # V_m is read only for the window drawn
     try:
         t_start, t_stop = analysis.window(ds, warn=False)
     except ValueError:  # stopped before the analysis window
@@ -59,8 +62,12 @@ def save_run_figures(spikes_path: str | Path, dpi: float = 300,
     box = rate_box_plot(rates, types=population_types(ds, analysis.population_names(ds)))
     decorate(box, box.axes[0], ds.attrs, f"per-neuron firing rates in [{t_start:g}, {t_stop:g}] ms")
     written.append(_save(box, folder / BOX_FILE, dpi))
-    if "V_m" in ds and ds.sizes.get("time", 0) > 1:
-        written.append(_save(vm_traces(ds, t_start, min(t_stop, t_start + VM_WINDOW_MS)), folder / VM_FILE, dpi))
+    if ds.sizes.get("time", 0) > 1:  # membrane potentials were recorded
+        t_vm = min(t_stop, t_start + VM_WINDOW_MS)
+        with xr.open_dataset(spikes_path, engine="netcdf4") as full:
+            window = full[["V_m"]].sel(time=slice(t_start, t_vm)).load()
+        if window.sizes["time"] > 1:
+            written.append(_save(vm_traces(ds.assign(V_m=window["V_m"]), t_start, t_vm), folder / VM_FILE, dpi))
     figure = response_figure(ds, response_window)
     if figure is not None:
         written.append(_save(figure, folder / RESPONSE_FILE, dpi))
@@ -69,10 +76,12 @@ def save_run_figures(spikes_path: str | Path, dpi: float = 300,
 
 def response_figure(ds, window: tuple[float, float] = RESPONSE_WINDOW_MS) -> Figure | None:
     """The trial-averaged response figure of a run with thalamic pulses (None when it has none in its window)."""
-    try:
-        response = analysis.stimulus_response(ds, window=window)
-    except ValueError:  # no pulse with its whole window inside the simulated analysis window
-        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", analysis.IncompleteRunWarning)  # the title flags an incomplete run
+        try:
+            response = analysis.stimulus_response(ds, window=window)
+        except ValueError:  # no pulse with its whole window inside the simulated analysis window
+            return None
     latency = analysis.response_latency(response)
     duration = _pulse_duration(ds)
     title = "\n".join(filter(None, [

@@ -59,7 +59,8 @@ def stimulus_response_plot(response: xr.DataArray, latency: xr.Dataset | None = 
                     notes.append(f"{kind}: no response")
         ax.set_ylabel(f"{layer}\nspikes/s", fontsize=7)
         ax.tick_params(labelsize=6)
-        ax.set_ylim(bottom=0)
+        top = float(response.sel(population=[n for n in names if layer_of(n) == layer]).max())
+        ax.set_ylim(0, top * 1.05 if top > 0 else 1.0)
         if notes:
             ax.text(0.99, 0.92, "; ".join(notes), transform=ax.transAxes, ha="right", va="top", fontsize=6,
                     color="dimgrey")

@@ -43,7 +43,9 @@ def spectra_plot(simulated: xr.DataArray | None = None, predicted: xr.DataArray 
                             (predicted, {"color": "black", "linestyle": "--", "linewidth": 0.8})):
             if data is not None and name in data["population"].values:
                 d = data.sel(population=name).sel(frequency=slice(f_min, f_max))
-                ax.plot(d["frequency"], d, **style)
+                d = d.where(d > 0)  # a silent population has no power: nothing to draw on a log axis
+                if bool(d.notnull().any()):
+                    ax.plot(d["frequency"], d, **style)
         ax.set_yscale("log")
         ax.set_xlim(f_min, f_max)
         ax.tick_params(labelsize=6)

@@ -65,7 +65,7 @@ OPTION_CASES = [
     (["--vm-interval", "0"], ["vm_interval = 0.0", "> 0"]),
     (["--thalamic-pulses", "0"], ["thalamic_pulses = 0", ">= 1"]),
     (["--thalamic-pulses", "4", "--thalamic-interval", "10"], ["thalamic_interval = 10.0", "longer than"]),
-    (["--thalamic", "--t-sim", "100"], ["thalamic pulses starts at 700 ms", "end of the run at 600 ms"]),
+    (["--thalamic", "--t-sim", "100"], ["the thalamic pulse starts at 700 ms", "end of the run at 600 ms", "--t-sim"]),
 ]
 
 
