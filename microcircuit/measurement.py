@@ -35,7 +35,8 @@ def measure(config: Config, check_memory: bool = True, record: bool = False) -> 
 
     The record holds :func:`microcircuit.provenance.describe` of the run and the machine, and
     ``t_<phase>_s`` (s), ``real_time_factor`` (wall-clock time per model time of the simulation
-    after the warm-up), ``num_spikes``, ``peak_rss_mb``, ``nest_memory_mb``, ``estimated_mb`` (MB).
+    after the warm-up), ``num_spikes`` (spikes after the warm-up), ``peak_rss_mb``, ``nest_memory_mb``,
+    ``estimated_mb`` (MB).
     """
     sim = config.simulation
     extra = {}
@@ -53,7 +54,7 @@ def measure(config: Config, check_memory: bool = True, record: bool = False) -> 
     else:
         config = config.replace(simulation={"record": False, "chunk": max(sim.t_presim, sim.t_sim)})
         result = simulate(config, output_dir=None, check_memory=check_memory)
-    mine = {"timings": result.timings.as_dict(), "num_spikes": network.local_spike_count(),
+    mine = {"timings": result.timings.as_dict(), "num_spikes": result.spikes["sim"],
             "peak_rss_mb": resources.peak_rss_mb(), "nest_memory_mb": network.kernel_info()["memory_size_mb"]}
     ranks = parallel.gather(mine)
     if ranks is None:
@@ -72,7 +73,7 @@ def measure(config: Config, check_memory: bool = True, record: bool = False) -> 
         "t_setup_s": t["setup"],
         "t_create_s": t["create"],
         "t_connect_s": t["connect"],
-        "t_construct_s": t["setup"] + t["create"] + t["connect"],
+        "t_construct_s": network.Timings(**t).construction,
         "t_presim_s": t["presim"],
         "t_sim_s": t["sim"],
         "real_time_factor": t["sim"] / (sim.t_sim / 1000.0),

@@ -114,6 +114,7 @@ class Network:
     timings: Timings = field(default_factory=Timings)
     multimeter: object | None = None   # records V_m and the synaptic current(s) of vm_neurons
     vm_neurons: object | None = None   # NodeCollection, sorted node ids
+    spikes: dict = field(default_factory=lambda: {"presim": 0, "sim": 0})  # this process's spikes per phase
 
     def local_vm_neurons(self) -> np.ndarray:
         """Node ids of the recorded neurons that live on this MPI process (all of them on one process)."""
@@ -335,7 +336,7 @@ def sync_processes() -> None:
 
 
 def local_spike_count() -> int:
-    """Spikes emitted by this process's neurons since the network was built (no recorder needed)."""
+    """Spikes emitted by this process's neurons during the last ``Simulate`` call (no recorder needed)."""
     return int(_nest().local_spike_counter)
 
 

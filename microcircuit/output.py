@@ -31,6 +31,10 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
+from .connectivity import load_table, table_from_json
+from .errors import ConfigError
+from .parameters import Config
+
 SPIKES_FILE = "spikes.nc"
 STATUS_COMPLETE = "complete"
 
@@ -354,6 +358,28 @@ def write_atomic(ds: xr.Dataset, path: Path, append=None) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def stored_config(attrs: dict) -> dict:
+    """The configuration a spike file stores (its ``config`` attribute) as nested dicts; {} if it has none."""
+    try:
+        return json.loads(attrs["config"])
+    except (KeyError, TypeError, ValueError):
+        return {}
+
+
+def stored_run(attrs: dict) -> tuple[Config, xr.Dataset]:
+    """The configuration and the connectivity table a spike file stores, to analyse or repeat its run.
+
+    Files without a stored table (written before tables were stored) get the table their
+    configuration names. Raises ConfigError if the file stores no valid configuration.
+    """
+    if "config" not in attrs:
+        raise ConfigError("the spike file stores no configuration (attribute 'config')")
+    config = Config.from_dict(stored_config(attrs))
+    if "connectivity_table" in attrs:
+        return config, table_from_json(attrs["connectivity_table"])
+    return config, load_table(config.network.connectivity)
+
+
 def load_spikes(path: str | Path, vm: bool = True) -> xr.Dataset:
     """Open a spike file written by ``python -m microcircuit.run`` (loaded into memory).
 
@@ -363,9 +389,10 @@ def load_spikes(path: str | Path, vm: bool = True) -> xr.Dataset:
     drop = [] if vm else list(VM_VARIABLES)
     with xr.open_dataset(path, engine="netcdf4", drop_variables=drop) as ds:
         ds = ds.load()
-    if "population" in ds.data_vars:  # written before population became a coordinate
-        ds = ds.set_coords("population")
-    return ds
+    # population: files written before it became a coordinate; vm_population: a coordinate only
+    # through the ``coordinates`` attribute of V_m and I_syn, which vm=False leaves out
+    stray = [name for name in ("population", "vm_population") if name in ds.data_vars]
+    return ds.set_coords(stray) if stray else ds
 
 
 def spike_times_by_neuron(ds: xr.Dataset) -> list[np.ndarray]:

@@ -84,6 +84,7 @@ def run(net: network.Network, config: Config, writer: SpikeWriter | None = None,
                     while t < t_end - 1e-9:
                         step = min(sim.chunk, t_end - t)
                         chunk = network.simulate_chunk(net, step, config.network.neuron_model, local_vm)
+                        net.spikes[phase] += network.local_spike_count()
                         t = round(t + step, 10)
                         if writer is not None:
                             writer.append(chunk.senders, chunk.times, t, chunk.vm_times, chunk.V_m, chunk.I_syn)

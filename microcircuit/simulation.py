@@ -34,6 +34,7 @@ class RunResult:
     t_reached: float                     # model time simulated (ms)
     status: str                          # "complete", or why and when the run stopped early
     timings: network.Timings = field(default_factory=network.Timings)
+    spikes: dict = field(default_factory=dict)   # spikes of this process's neurons per phase ("presim", "sim")
     kernel: dict = field(default_factory=dict)
     mean_rates: xr.DataArray | None = None   # per population, over the simulated part of the analysis window
     prediction: xr.Dataset | None = None     # mean-field theory (microcircuit.theory.predict)
@@ -112,7 +113,8 @@ def simulate(config: Config, output_dir: str | Path | None = "output", overwrite
     t_reached, status = runloop.run(net, config, writer, progress)
 
     result = RunResult(config=config, derived=derived, spikes_path=None, t_reached=t_reached, status=status,
-                       timings=net.timings, kernel=kernel, estimated_mb=plan.memory_mb, prediction=prediction)
+                       timings=net.timings, spikes=dict(net.spikes), kernel=kernel, estimated_mb=plan.memory_mb,
+                       prediction=prediction)
     if writer is not None:
         extra = {"wall_time_s": json.dumps({k: round(v, 3) for k, v in net.timings.as_dict().items()})}
         if n_procs == 1:

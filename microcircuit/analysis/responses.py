@@ -7,11 +7,10 @@ each population responds, and marks populations that do not respond.
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import xarray as xr
 
+from ..output import stored_config
 from .stationary import neuron_index, population_names, window as analysis_window
 
 
@@ -19,10 +18,7 @@ def stimulus_onsets(ds: xr.Dataset) -> np.ndarray:
     """The stimulus onsets (ms) stored in a spike file (``stimulus_onset``), or those its configuration implies."""
     if "stimulus_onset" in ds:
         return np.asarray(ds["stimulus_onset"].values, dtype=float)
-    try:
-        stim = json.loads(ds.attrs["config"])["stimulus"]
-    except (KeyError, TypeError, ValueError):
-        return np.empty(0)
+    stim = stored_config(ds.attrs).get("stimulus", {})
     if not stim.get("thalamic"):
         return np.empty(0)
     return stim["thalamic_start"] + stim.get("thalamic_interval", 0.0) * np.arange(stim.get("thalamic_pulses", 1))

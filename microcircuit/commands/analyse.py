@@ -10,10 +10,9 @@ import numpy as np
 import xarray as xr
 
 from .. import analysis, plots, theory
-from ..connectivity import load_table, table_from_json
 from ..errors import ConfigError
-from ..output import SPIKES_FILE, load_spikes, write_atomic
-from ..parameters import Config, derive
+from ..output import SPIKES_FILE, load_spikes, stored_run, write_atomic
+from ..parameters import derive
 from . import common
 
 log = logging.getLogger("microcircuit")
@@ -132,9 +131,7 @@ def _analyse(args, ds: xr.Dataset, path: Path, window: tuple[float, float], note
 def _predicted_spectra(ds: xr.Dataset, spectrum: xr.DataArray) -> xr.DataArray | None:
     """The mean-field spectra for the configuration and table stored in the file (None if not possible)."""
     try:
-        config = Config.from_dict(json.loads(ds.attrs["config"]))
-        table = (table_from_json(ds.attrs["connectivity_table"]) if "connectivity_table" in ds.attrs
-                 else load_table(config.network.connectivity))
+        config, table = stored_run(ds.attrs)
         f = spectrum["frequency"].values
         return theory.power_spectra(config, derive(config, table), frequencies=f[f > 0],
                                     bin_size=float(spectrum.attrs["bin_size"]))

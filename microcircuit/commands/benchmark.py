@@ -31,11 +31,11 @@ recipe (Senk et al. 2026): full scale, DC background, optimized initial potentia
 10 s model time. Every run option of python -m microcircuit.run is accepted.
 
 Each measured run is a fresh process; with --compare builtin the NESTML and the built-in neuron
-alternate, --repeat times each, and the ratios are printed. Under mpirun/srun the job itself is the
+alternate (A B, B A, A B, ...), --repeat times each, and the ratios are printed. Under mpirun/srun the job itself is the
 measured run: rank 0 reports the peak memory of each rank, their maximum and sum."""
 EXAMPLES = [
     "python -m microcircuit.benchmark --scale 0.1 --t-sim 1000 --json runs/bench.json",
-    "python -m microcircuit.benchmark --threads 2 --compare builtin --repeat 3",
+    "python -m microcircuit.benchmark --threads 2 --compare builtin --repeat 4",
     "python -m microcircuit.benchmark --scale 0.1 --background poisson --record --record-vm 10 --compare no-vm --repeat 3",
     "mpirun -n 2 python -m microcircuit.benchmark --threads 1 --json runs/full_dc_2x1.json",
 ]
@@ -87,7 +87,8 @@ def _main(args) -> int:
         variants.append(config.replace(simulation={"record_vm": 0}))
     records = []
     for i in range(args.repeat):
-        for variant in variants:  # alternate, so that slow drifts of the machine hit both alike
+        # alternate, in the order A B, B A, A B, ...: a slow drift of the machine's speed hits both alike
+        for variant in (variants if i % 2 == 0 else variants[::-1]):
             log.info("run %d/%d: %s neuron%s ...", i + 1, args.repeat, variant.network.neuron_model,
                      f", V_m of {variant.simulation.record_vm} neurons per population" if args.record and
                      variant.simulation.record_vm else "")

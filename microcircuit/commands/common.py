@@ -8,7 +8,6 @@ Library messages name options by their Python spelling; :func:`setup` registers 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import tomllib
@@ -22,6 +21,7 @@ import xarray as xr
 from .. import parallel
 from ..connectivity import table_from_json
 from ..errors import ConfigError, SetupError, name_options, options_named
+from ..output import stored_config
 from ..parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, V0_CHOICES, Config
 
 log = logging.getLogger("microcircuit")
@@ -203,7 +203,7 @@ def stored_run(path: Path) -> tuple[dict, xr.Dataset | None]:
     if "config" not in attrs:
         raise ConfigError(f"--from {path} holds no stored configuration (attribute 'config')")
     table = table_from_json(attrs["connectivity_table"]) if "connectivity_table" in attrs else None
-    return json.loads(attrs["config"]), table
+    return stored_config(attrs), table
 
 
 def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -> tuple[Config, xr.Dataset | None]:

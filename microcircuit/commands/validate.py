@@ -4,17 +4,15 @@ Exit status: 0 all cells pass, 1 some fail, 2 bad input (one-line message).
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import xarray as xr
 
 from .. import analysis, plots, theory
-from ..connectivity import load_table, table_from_json
 from ..errors import ConfigError
-from ..output import SPIKES_FILE, load_spikes
-from ..parameters import Config, derive
+from ..output import SPIKES_FILE, load_spikes, stored_run
+from ..parameters import derive
 from ..validation import REFERENCE_DIR, Validation, available_references, report, validate
 from . import common
 
@@ -119,9 +117,7 @@ def _theory(spikes: xr.Dataset, v: Validation) -> tuple[str | None, xr.DataArray
     prediction (no stored configuration, a table whose populations differ from the file's, ...).
     """
     try:
-        config = Config.from_dict(json.loads(spikes.attrs["config"]))
-        table = (table_from_json(spikes.attrs["connectivity_table"]) if "connectivity_table" in spikes.attrs
-                 else load_table(config.network.connectivity))
+        config, table = stored_run(spikes.attrs)
         prediction = theory.predict(config, derive(config, table))
         rates = analysis.population_mean_rates(spikes, *v.window)
         text = theory.comparison_report(prediction, rates, *v.window, config=config,

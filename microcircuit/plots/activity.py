@@ -1,8 +1,6 @@
 """Figures of a run's activity: spike raster, box plot of the firing rates, membrane-potential traces."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
@@ -12,6 +10,7 @@ from matplotlib.patches import Patch
 
 from .. import analysis
 from ..errors import option
+from ..output import stored_config
 from .style import (EXC_COLOR, INH_COLOR, LAYER_LINE_COLOR, MEAN_COLOR, color, decorate, default_thinning,
                     incomplete_note, layer_of, new_figure, population_label, population_types, run_title,
                     shade_stimuli)
@@ -197,6 +196,6 @@ def vm_traces(ds: xr.Dataset, t_start: float, t_stop: float, per_population: int
 def _threshold(ds: xr.Dataset) -> float | None:
     """The threshold V_th (mV) stored with a run's configuration."""
     try:
-        return float(json.loads(ds.attrs["config"])["network"]["neuron"]["V_th"])
+        return float(stored_config(ds.attrs)["network"]["neuron"]["V_th"])
     except (KeyError, TypeError, ValueError):
         return None

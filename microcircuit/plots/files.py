@@ -1,7 +1,6 @@
 """The figures the run command writes next to a spike file."""
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .. import analysis
-from ..output import load_spikes
+from ..output import load_spikes, stored_config
 from .activity import raster_plot, rate_box_plot, vm_traces
 from .responses import stimulus_response_plot
 from .style import decorate, incomplete_note, population_types, run_title
@@ -94,7 +93,7 @@ def response_figure(ds, window: tuple[float, float] = RESPONSE_WINDOW_MS) -> Fig
 
 def _pulse_duration(ds) -> float:
     try:
-        return float(json.loads(ds.attrs["config"])["stimulus"]["thalamic_duration"])
+        return float(stored_config(ds.attrs)["stimulus"]["thalamic_duration"])
     except (KeyError, TypeError, ValueError):
         return 0.0
 

@@ -5,7 +5,6 @@ layer 2/3 at the top.
 """
 from __future__ import annotations
 
-import json
 import re
 
 import xarray as xr
@@ -14,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from .. import analysis
+from ..output import stored_config
 
 EXC_COLOR = "#595289"
 INH_COLOR = "#af143c"
@@ -31,10 +31,7 @@ STIMULUS_COLORS = {"thalamic pulse": "#f2b134", "transient DC": "#7fb8d9"}
 def stimulus_windows(ds: xr.Dataset) -> list[tuple[str, float, float]]:
     """(label, start, stop) in ms of every stimulus pulse of a run (from its file)."""
     out = []
-    try:
-        stim = json.loads(ds.attrs["config"])["stimulus"]
-    except (KeyError, TypeError, ValueError):
-        stim = {}
+    stim = stored_config(ds.attrs).get("stimulus", {})
     if stim.get("dc"):
         out.append(("transient DC", stim["dc_start"], stim["dc_start"] + stim["dc_duration"]))
     duration = stim.get("thalamic_duration", 10.0)

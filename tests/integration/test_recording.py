@@ -101,6 +101,21 @@ def test_file_layout_and_the_choice_of_neurons(runs):
     np.testing.assert_array_equal(runs["builtin"]["vm_neuron"].values, expected)
 
 
+def test_without_the_samples_and_the_figures(runs):
+    """load_spikes(vm=False) leaves out V_m and I_syn but keeps their coordinates; the run's figures
+    (which open the file that way) include the traces."""
+    from pathlib import Path
+
+    from microcircuit.plots import files
+
+    path = Path(runs["nestml"].encoding["source"])
+    light = mc.load_spikes(path, vm=False)
+    assert "V_m" not in light and "I_syn" not in light
+    assert "vm_population" in light.coords and "population" in light.coords
+    written = files.save_run_figures(path, dpi=40)
+    assert path.parent / files.VM_FILE in written
+
+
 def test_a_killed_run_keeps_and_recovers_its_samples(tmp_path):
     """SIGKILL after some chunks: --recover writes the samples up to the last chunk on disk."""
     from .test_reliability import _start_long_run

@@ -35,8 +35,8 @@ elif mode in ("raise", "signal"):
     append = output.SpikeWriter.append
     done = []
 
-    def failing_append(self, senders, times, t_reached):
-        append(self, senders, times, t_reached)
+    def failing_append(self, senders, times, t_reached, *vm):
+        append(self, senders, times, t_reached, *vm)
         if parallel.rank() == bad_rank and t_reached >= 200.0 and not done:
             done.append(t_reached)
             if mode == "raise":
