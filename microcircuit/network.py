@@ -126,6 +126,10 @@ class Network:
             local = _nest().GetLocalNodeCollection(self.vm_neurons)
         return np.asarray(local.tolist() if len(local) else [], dtype=np.int64)
 
+    def node_ids(self) -> np.ndarray:
+        """Node ids of all neurons, population by population."""
+        return np.concatenate([node_ids(p) for p in self.populations])
+
     @property
     def neurons(self):
         out = self.populations[0]
@@ -272,9 +276,25 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
                    vm_neurons=vm_neurons)
 
 
+def node_ids(nodes) -> np.ndarray:
+    """The node ids of a NodeCollection as an int64 array.
+
+    ``NodeCollection.tolist()`` reads every node's full status (about 25 µs per neuron here, 2 s
+    at full scale); the populations ``nest.Create`` makes are contiguous, so their first and last
+    ids give the rest.
+    """
+    n = len(nodes)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    first, last = int(nodes[0].global_id), int(nodes[-1].global_id)
+    if last - first + 1 == n:  # ids are sorted and unique, so this is the whole range
+        return np.arange(first, last + 1, dtype=np.int64)
+    return np.asarray(nodes.tolist(), dtype=np.int64)
+
+
 def _vm_neurons(pops: list, positions: tuple[np.ndarray, ...]):
     """The NodeCollection of the neurons whose V_m is recorded (None when there are none)."""
-    ids = [np.asarray(p.tolist(), dtype=np.int64)[pos] for p, pos in zip(pops, positions) if len(pos)]
+    ids = [node_ids(p)[pos] for p, pos in zip(pops, positions) if len(pos)]
     if not ids:
         return None
     return _nest().NodeCollection(np.concatenate(ids).tolist())

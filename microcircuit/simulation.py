@@ -103,7 +103,7 @@ def simulate(config: Config, output_dir: str | Path | None = "output", overwrite
     writer = None
     if plan.spikes_path is not None:
         plan.spikes_path.parent.mkdir(parents=True, exist_ok=True)
-        ids = np.concatenate([np.asarray(p.tolist(), dtype=np.int64) for p in net.populations])
+        ids = net.node_ids()
         pops = np.repeat(np.array(derived.populations), derived.sizes)
         # each rank streams the spikes of its own neurons to its own partial file
         writer = SpikeWriter(plan.spikes_path, ids, pops,
