@@ -12,7 +12,6 @@ oscillations in the cortical microcircuit. PLoS Comput Biol 12(10):e1005132.
 from __future__ import annotations
 
 import numpy as np
-import scipy.signal
 import xarray as xr
 
 from .stationary import _check_window, neuron_index, population_names
@@ -90,6 +89,8 @@ def power_spectrum(ds: xr.Dataset, t_start: float, t_stop: float, bin_size: floa
     if per_segment < 2 or counts.sizes["time"] < per_segment:
         raise ValueError(f"the window [{t_start:g}, {t_stop:g}] ms is shorter than one {segment:g} ms segment")
     fs = 1000.0 / bin_size
+    import scipy.signal  # imported here: it takes about a second, which every command would pay
+
     frequency, psd = scipy.signal.welch(counts.values.astype(float), fs=fs, window=window, nperseg=per_segment,
                                         noverlap=0, detrend="constant", scaling="density", axis=-1)
     return xr.DataArray(psd, dims=("population", "frequency"), name="power",

@@ -26,7 +26,6 @@ import itertools
 import warnings
 
 import numpy as np
-import scipy.stats
 import xarray as xr
 
 OBSERVABLES = ("rate", "cv", "cc")
@@ -450,6 +449,8 @@ def population_summary(stats: xr.Dataset) -> xr.Dataset:
 
 def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sample Kolmogorov-Smirnov statistic (``scipy.stats.ks_2samp``); NaN if a sample is empty."""
+    import scipy.stats  # imported here: it takes about a second, which every command would pay
+
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.size == 0 or b.size == 0:
         return np.nan

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .. import parallel, plots, theory
+from .. import parallel, theory
 from ..errors import ConfigError
 from ..output import SPIKES_FILE, recover
 from ..progress import Progress
@@ -74,6 +74,8 @@ def _main(args) -> int:
     _report(result)
     if result.spikes_path is not None and parallel.is_root():
         if not args.no_plots:
+            from .. import plots  # imported here: matplotlib is only needed for the figures
+
             for path in plots.save_run_figures(result.spikes_path):
                 log.info("wrote %s", path)
         log.info("wrote %s", result.spikes_path)

@@ -28,7 +28,7 @@ def test_benchmark_compare_writes_json(tmp_path):
         assert r["num_spikes"] > 0 and r["peak_rss_mb"] > 100
     # same network, same seed: the two neuron models emit the same number of spikes
     assert records[0]["num_spikes"] == records[1]["num_spikes"]
-    assert "real-time factor" in out.stdout and "ratios NESTML / built-in" in out.stdout
+    assert "real-time factor" in out.stdout and "NESTML / built-in: mean ± sd" in out.stdout
 
 
 def test_benchmark_defaults_follow_the_recipe():
