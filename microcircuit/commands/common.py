@@ -191,8 +191,8 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
-def stored_run(path: Path) -> tuple[dict, xr.Dataset | None]:
-    """Configuration dict and connectivity table stored in a spike file."""
+def _read_from_file(path: Path) -> tuple[dict, xr.Dataset | None]:
+    """``--from``: the configuration dict and connectivity table (None if absent) stored in a spike file."""
     if not Path(path).is_file():
         raise ConfigError(f"--from {path} does not exist")
     try:
@@ -213,7 +213,7 @@ def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -
     if getattr(args, "config", None):
         data = _merge(data, _load_toml(args.config))
     if getattr(args, "from_file", None):
-        stored, table = stored_run(args.from_file)
+        stored, table = _read_from_file(args.from_file)
         data = _merge(data, stored)
     if getattr(args, "scale", None) is not None:
         if args.n_scale is not None or args.k_scale is not None:

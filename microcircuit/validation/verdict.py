@@ -1,7 +1,6 @@
 """Comparing a run with its reference set: the statistics, the verdict per cell, the report."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import xarray as xr
 
 from .. import analysis
 from ..errors import ConfigError
+from ..output import stored_config
 from .references import REFERENCE_DIR, Reference, choose_reference, same_value
 from .rule import ks_to_pool, storage_precision
 
@@ -78,11 +78,7 @@ def format_table(result: xr.Dataset) -> str:
 
 def _config_differences(run_attrs: dict, reference: Reference) -> list[str]:
     """Configuration entries in which the run differs from the reference (neuron model excluded)."""
-    try:
-        run_cfg = json.loads(run_attrs["config"])
-        ref_cfg = json.loads(reference.attrs["config"])
-    except (KeyError, ValueError):
-        return []
+    run_cfg, ref_cfg = stored_config(run_attrs), stored_config(reference.attrs)  # {} if absent: no differences
     diffs = []
 
     def walk(a, b, prefix):
