@@ -32,12 +32,13 @@ recipe (Senk et al. 2026): full scale, DC background, optimized initial potentia
 10 s model time. Every run option of python -m microcircuit.run is accepted.
 
 Each measured run is a fresh process; with --compare builtin the NESTML and the built-in neuron
-alternate (A B, B A, A B, ...), --repeat times each, and the ratios are printed. Under mpirun/srun the job itself is the
+alternate (A B, B A, A B, ...), --repeat times each, and mean ± sd of each and the ratio of the
+means with a bootstrap interval over the rounds are printed. Under mpirun/srun the job itself is the
 measured run: rank 0 reports the peak memory of each rank, their maximum and sum."""
 EXAMPLES = [
     "python -m microcircuit.benchmark --scale 0.1 --t-sim 1000 --json runs/bench.json",
     "python -m microcircuit.benchmark --threads 2 --compare builtin --repeat 4",
-    "python -m microcircuit.benchmark --scale 0.1 --background poisson --record --record-vm 10 --compare no-vm --repeat 3",
+    "python -m microcircuit.benchmark --scale 0.1 --background poisson --record --record-vm 10 --compare no-vm --repeat 6",
     "mpirun -n 2 python -m microcircuit.benchmark --threads 1 --json runs/full_dc_2x1.json",
 ]
 
@@ -53,7 +54,8 @@ def parser() -> common.ArgumentParser:
     g.add_argument("--record", action="store_true",
                    help="record and write what the run command does (spikes, V_m with --record-vm) to a temporary "
                         "folder, in chunks (default: record nothing, one chunk, as the recipe says)")
-    g.add_argument("--repeat", type=int, default=1, metavar="N", help="runs per neuron model (default 1)")
+    g.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds; with --compare each round runs both variants (default 1; the ratio's "
+                   "interval needs 2 rounds, a claim 6 or more)")
     g.add_argument("--json", type=Path, metavar="PATH", help="write one JSON record per run to PATH (a list)")
     g.add_argument("--memory-calibration", type=float, nargs="+", metavar="SCALE",
                    help="measure peak memory of short runs at these scales (no recording) and print rows for "
