@@ -208,13 +208,13 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
     timings.create = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    # One copy of static_synapse per source population keeps every (synapse model, VP)
+    # One copy of the synapse model per source population keeps every (synapse model, VP)
     # below NEST's limit of 134 217 726 connections, so full scale runs on 1 or 2 threads.
     syn_models = []
     for name in d.populations:
-        syn = f"static_synapse_{name}"
+        syn = f"{net.synapse_model}_{name}"
         if syn not in nest.synapse_models:
-            nest.CopyModel("static_synapse", syn)
+            nest.CopyModel(net.synapse_model, syn)
         syn_models.append(syn)
     h = sim.resolution
     # steps: each recurrent pathway, each thalamic pathway, the devices, and Prepare (weighted
@@ -262,7 +262,8 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
             nest.Connect(
                 thalamus, target,
                 conn_spec={"rule": "fixed_total_number", "N": n, "allow_autapses": True, "allow_multapses": True},
-                syn_spec={"weight": _normal(nest, d.weight_thalamic, d.weight_thalamic_sd, 0.0),
+                syn_spec={"synapse_model": net.synapse_model,
+                          "weight": _normal(nest, d.weight_thalamic, d.weight_thalamic_sd, 0.0),
                           "delay": _normal(nest, d.delay_thalamic, d.delay_thalamic_sd, h / 2)})
             step()
     if multimeter is not None:

@@ -24,6 +24,9 @@ V0_CHOICES = ("optimized", "original")
 NEURON_CHOICES = ("nestml", "builtin")
 BUILTIN_MODEL = "iaf_psc_exp"  # NEST's model for neuron_model = "builtin"
 POISSON_SOURCES = ("generator", "neuron")
+# NEST's static synapse in its compact form (16 bytes per connection: target as an index, not a pointer)
+# or its standard form (32 bytes); both deliver the same events in the same order, hence the same spikes.
+SYNAPSE_MODELS = ("static_synapse_hpc", "static_synapse")
 MAX_PRESIM_MS = 10_000.0  # a warm-up beyond 10 s model time serves no purpose in PD14
 
 
@@ -64,6 +67,7 @@ class NetworkParams:
     delay_rel_sd: float = 0.5       # sd of the delays relative to their mean (1)
     inh_psp_scale: float = 1.0      # factor on every inhibitory PSP (1 = the table; 0.5 halves inhibition)
     neuron_model: str = "nestml"    # "nestml" (compiled from models/) or "builtin" (NEST's iaf_psc_exp)
+    synapse_model: str = "static_synapse_hpc"  # NEST model of the recurrent and thalamic synapses (SYNAPSE_MODELS)
     neuron: NeuronParams = field(default_factory=NeuronParams)
 
     def __post_init__(self):
@@ -74,6 +78,7 @@ class NetworkParams:
         _choice("v0", self.v0, V0_CHOICES)
         _choice("neuron_model", self.neuron_model, NEURON_CHOICES)
         _choice("poisson_source", self.poisson_source, POISSON_SOURCES)
+        _choice("synapse_model", self.synapse_model, SYNAPSE_MODELS)
         if self.poisson_source == "neuron" and self.neuron_model != "nestml":
             raise ConfigError("poisson_source = 'neuron' needs neuron_model = 'nestml' "
                               "(NEST's iaf_psc_exp cannot draw its own background)")

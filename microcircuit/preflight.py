@@ -80,7 +80,7 @@ def _memory(config: Config, derived: Derived, check_memory: bool) -> float:
     need = resources.estimate_run_mb(config, derived)
     n_procs, on_node = parallel.size(), parallel.processes_on_this_node()
     if n_procs > 1:  # each process holds its share of the synapses and neurons, plus a fixed part
-        fixed = resources.estimate_peak_mb(0, 0)
+        fixed = resources.estimate_peak_mb(0, 0, synapse_model=config.network.synapse_model)
         need = fixed + (need - fixed) / n_procs
     have = resources.available_mb()
     if check_memory and need * on_node > have:

@@ -4,9 +4,9 @@ The estimate is linear in the number of synapses and neurons, with coefficients 
 peak resident memory measured on runs of the PD14 network with NEST 3.10 (the calibration
 points are in ``CALIBRATION``; ``python -m microcircuit.benchmark`` reports the same
 measurement for any run). Synapses dominate: NEST stores each static synapse with its
-weight, delay and target (about 16 bytes in the connection table); during construction it
-also holds the connection's source in a table until ``Prepare`` builds the presynaptic
-infrastructure, which sets the peak.
+weight, delay and target (16 bytes in ``static_synapse_hpc``, 32 in ``static_synapse``); during
+construction it also holds the connection's source (8 bytes) in a table until ``Prepare`` builds
+the presynaptic infrastructure, which sets the peak.
 """
 from __future__ import annotations
 
@@ -17,26 +17,40 @@ import numpy as np
 
 # Measured peak RSS (MB) of short runs without recording (2 threads, NESTML neuron, Poisson
 # background; construction sets the peak), each in a fresh process on the development machine:
-# `python -m microcircuit.benchmark --memory-calibration 0.05 0.1 0.2 0.3 0.5 1.0` prints these rows.
+# `python -m microcircuit.benchmark --memory-calibration 0.05 0.1 0.2 0.3 0.5 1.0 --background poisson
+# --threads 2 [--synapse-model static_synapse]` prints these rows, one table per synapse model.
 # columns: scale (n = k), synapses, neurons, peak RSS (MB)
-CALIBRATION = np.array([
-    (0.05, 747_205, 3_858, 293.1),
-    (0.1, 2_988_807, 7_717, 403.3),
-    (0.2, 11_955_239, 15_435, 795.5),
-    (0.3, 26_899_282, 23_150, 1415.8),
-    (0.5, 74_720_239, 38_586, 3339.8),
-])
+CALIBRATION = {
+    "static_synapse_hpc": np.array([  # 16 bytes per connection
+        (0.05, 747_205, 3_858, 247.0),
+        (0.1, 2_988_807, 7_717, 322.0),
+        (0.2, 11_955_239, 15_435, 577.0),
+        (0.3, 26_899_282, 23_150, 965.9),
+        (0.5, 74_720_239, 38_586, 2158.9),
+        (1.0, 298_880_968, 77_169, 7548.7),
+    ]),
+    "static_synapse": np.array([  # 32 bytes per connection
+        (0.05, 747_205, 3_858, 293.1),
+        (0.1, 2_988_807, 7_717, 403.3),
+        (0.2, 11_955_239, 15_435, 795.5),
+        (0.3, 26_899_282, 23_150, 1415.8),
+        (0.5, 74_720_239, 38_586, 3339.8),
+    ]),
+}
 # Relative error the estimate is held to (tests/integration/test_reliability.py checks scale 0.1).
 RELATIVE_ERROR = 0.15
 
 
-def _fit():
-    x = np.column_stack([np.ones(len(CALIBRATION)), CALIBRATION[:, 1], CALIBRATION[:, 2]])
-    coef, *_ = np.linalg.lstsq(x, CALIBRATION[:, 3], rcond=None)
+def _fit(rows: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients (MB, MB per synapse, MB per neuron), each point weighted by 1/peak
+    so that the relative error is what is minimised at every scale."""
+    x = np.column_stack([np.ones(len(rows)), rows[:, 1], rows[:, 2]])
+    w = 1.0 / rows[:, 3]
+    coef, *_ = np.linalg.lstsq(x * w[:, None], rows[:, 3] * w, rcond=None)
     return coef
 
 
-_COEF = _fit()
+_COEF = {model: _fit(rows) for model, rows in CALIBRATION.items()}
 
 
 # Writing the spike file sorts all spikes of the run at once: sender and time arrays, the sort
@@ -49,9 +63,9 @@ BYTES_PER_RECORDED_NEURON = 31.4e3
 
 
 def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
-                     expected_spikes: float = 0.0) -> float:
+                     expected_spikes: float = 0.0, synapse_model: str = "static_synapse_hpc") -> float:
     """Estimated peak resident memory (MB) of a run with this many synapses, neurons and recorded spikes."""
-    a, per_synapse, per_neuron = _COEF
+    a, per_synapse, per_neuron = _COEF[synapse_model]
     return float(a + per_synapse * n_synapses + per_neuron * n_neurons
                  + (BYTES_PER_RECORDED_NEURON * recorded_neurons
                     + BYTES_PER_RECORDED_SPIKE * expected_spikes) / 2**20)
@@ -96,7 +110,8 @@ def estimate_run_mb(config, derived) -> float:
     per_chunk, _ = vm_samples(config, derived)
     if per_chunk:
         vm_mb = BYTES_PER_VM_SAMPLE * per_chunk / 2**20 + VM_COPY_BLOCK_MB
-    return estimate_peak_mb(derived.n_synapses, derived.n_neurons, recorded, spikes) + vm_mb
+    return estimate_peak_mb(derived.n_synapses, derived.n_neurons, recorded, spikes,
+                            config.network.synapse_model) + vm_mb
 
 
 def estimate_disk_mb(config, derived) -> float:

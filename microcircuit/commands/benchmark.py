@@ -31,13 +31,16 @@ warm-up), spikes and peak memory of a run without recording. The defaults follow
 recipe (Senk et al. 2026): full scale, DC background, optimized initial potentials, 500 ms warm-up,
 10 s model time. Every run option of python -m microcircuit.run is accepted.
 
-Each measured run is a fresh process; with --compare builtin the NESTML and the built-in neuron
-alternate (A B, B A, A B, ...), --repeat times each, and mean ± sd of each and the ratio of the
-means with a bootstrap interval over the rounds are printed. Under mpirun/srun the job itself is the
+Each measured run is a fresh process; with --compare the two variants (NESTML or built-in neuron,
+compact or standard synapse, with or without V_m) alternate (A B, B A, A B, ...), --repeat times
+each, and mean ± sd of each and the ratio of the means with a bootstrap interval over the rounds are
+printed. --ratios prints the same for two files of records, e.g. of two commits run alternately. Under mpirun/srun the job itself is the
 measured run: rank 0 reports the peak memory of each rank, their maximum and sum."""
 EXAMPLES = [
     "python -m microcircuit.benchmark --scale 0.1 --t-sim 1000 --json runs/bench.json",
     "python -m microcircuit.benchmark --threads 2 --compare builtin --repeat 4",
+    "python -m microcircuit.benchmark --scale 0.5 --threads 2 --t-sim 2000 --compare static_synapse --repeat 6",
+    "python -m microcircuit.benchmark --ratios runs/new.json runs/old.json",
     "python -m microcircuit.benchmark --scale 0.1 --background poisson --record --record-vm 10 --compare no-vm --repeat 6",
     "mpirun -n 2 python -m microcircuit.benchmark --threads 1 --json runs/full_dc_2x1.json",
 ]
@@ -49,8 +52,11 @@ def parser() -> common.ArgumentParser:
     groups["simulation"].add_argument("--skip-memory-check", action="store_true",
                                       help="run even when memory looks insufficient")
     g = p.add_argument_group("benchmark")
-    g.add_argument("--compare", choices=["builtin", "no-vm"],
-                   help="also run NEST's built-in neuron, or the same run without --record-vm, alternating")
+    g.add_argument("--compare", choices=list(COMPARISONS),
+                   help="also run NEST's built-in neuron, the standard (32-byte) static_synapse, or the same run "
+                        "without --record-vm, alternating")
+    g.add_argument("--ratios", type=Path, nargs=2, metavar=("FIRST", "SECOND"),
+                   help="print the ratios of the runs in two --json files (rounds paired in order) and exit")
     g.add_argument("--record", action="store_true",
                    help="record and write what the run command does (spikes, V_m with --record-vm) to a temporary "
                         "folder, in chunks (default: record nothing, one chunk, as the recipe says)")
@@ -69,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args) -> int:
+    if args.ratios:
+        return _ratios_of_files(*args.ratios)
     config, _ = common.config_from_args(args, defaults=RECIPE)
     if common.print_config(args, config):
         return 0
@@ -84,6 +92,10 @@ def _main(args) -> int:
         if config.network.neuron_model == "builtin":
             raise ConfigError("--compare builtin needs --neuron nestml (the default)")
         variants.append(config.replace(network={"neuron_model": "builtin", "poisson_source": "generator"}))
+    if args.compare == "static_synapse":
+        if config.network.synapse_model == "static_synapse":
+            raise ConfigError("--compare static_synapse needs --synapse-model static_synapse_hpc (the default)")
+        variants.append(config.replace(network={"synapse_model": "static_synapse"}))
     if args.compare == "no-vm":
         if not args.record or config.simulation.record_vm == 0:
             raise ConfigError("--compare no-vm needs --record and --record-vm N")
@@ -92,7 +104,8 @@ def _main(args) -> int:
     for i in range(args.repeat):
         # alternate, in the order A B, B A, A B, ...: a slow drift of the machine's speed hits both alike
         for variant in (variants if i % 2 == 0 else variants[::-1]):
-            log.info("run %d/%d: %s neuron%s ...", i + 1, args.repeat, variant.network.neuron_model,
+            log.info("run %d/%d: %s neuron, %s%s ...", i + 1, args.repeat, variant.network.neuron_model,
+                     variant.network.synapse_model,
                      f", V_m of {variant.simulation.record_vm} neurons per population" if args.record and
                      variant.simulation.record_vm else "")
             records.append(_fresh(variant, check_memory, args.record))
@@ -101,7 +114,9 @@ def _main(args) -> int:
                      records[-1]["peak_rss_mb"])
     print(format_records(records))
     if args.compare:
-        print(format_ratios(records, args.compare))
+        first, second = COMPARISONS[args.compare][1:]
+        print(format_ratios([r for r in records if first(r)], [r for r in records if second(r)],
+                            COMPARISONS[args.compare][0].format(**records[0])))
     _write_json(args.json, records)
     return 0
 
@@ -162,25 +177,29 @@ def format_records(records: list[dict]) -> str:
     return "\n".join(rows)
 
 
-def format_ratios(records: list[dict], compare: str = "builtin") -> str:
-    """Means over repeats of the first variant divided by those of the second (NESTML / built-in, or with / without V_m).
+# --compare: (what the ratio is, the first variant's records, the second's)
+COMPARISONS = {
+    "builtin": ("NESTML / built-in", lambda r: r["neuron"] == "nestml", lambda r: r["neuron"] == "builtin"),
+    "static_synapse": ("static_synapse_hpc / static_synapse",
+                       lambda r: r["synapse_model"] == "static_synapse_hpc",
+                       lambda r: r["synapse_model"] == "static_synapse"),
+    "no-vm": ("with / without recording V_m of {record_vm} neurons per population every {vm_interval_ms:g} ms",
+              lambda r: r["record_vm"], lambda r: not r["record_vm"]),
+}
+
+
+def format_ratios(first: list[dict], second: list[dict], what: str) -> str:
+    """Means over repeats of the first variant's records divided by those of the second's.
 
     Each line gives mean ± sd of both variants, the ratio of the means with a 95 % bootstrap interval
     over the alternating rounds (resampling whole rounds, so that slow and fast periods of the machine
-    stay paired), and the range of the single rounds' ratios.
+    stay paired; the i-th records of both lists form a round), and the range of the single rounds' ratios.
     """
-    if compare == "builtin":
-        first, second = [r for r in records if r["neuron"] == "nestml"], [r for r in records if r["neuron"] == "builtin"]
-        lines = ["NESTML / built-in: mean ± sd of each, ratio of the means [95 % bootstrap interval over rounds] "
-                 "(range of the single rounds' ratios):"]
-    else:
-        first, second = [r for r in records if r["record_vm"]], [r for r in records if not r["record_vm"]]
-        lines = [f"with / without recording V_m of {first[0]['record_vm']} neurons per population every "
-                 f"{first[0]['vm_interval_ms']:g} ms: mean ± sd of each, ratio of the means [95 % bootstrap "
-                 "interval over rounds] (range of the single rounds' ratios):"]
+    lines = [f"{what}: mean ± sd of each, ratio of the means [95 % bootstrap interval over rounds] "
+             "(range of the single rounds' ratios):"]
     keys = [("t_construct_s", "construction time"), ("real_time_factor", "real-time factor"),
             ("peak_rss_mb", "peak memory")]
-    if "t_total_s" in records[0]:
+    if "t_total_s" in first[0]:
         keys.append(("t_total_s", "whole run"))
     for key, label in keys:
         a, b = np.array([r[key] for r in first], float), np.array([r[key] for r in second], float)
@@ -191,6 +210,19 @@ def format_ratios(records: list[dict], compare: str = "builtin") -> str:
             line += f"  [{lo:.3f}, {hi:.3f}]  ({pairs.min():.3f}-{pairs.max():.3f})"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _ratios_of_files(first: Path, second: Path) -> int:
+    """``--ratios``: the records of two --json files and the ratios of their means."""
+    try:
+        a, b = (json.loads(Path(f).read_text()) for f in (first, second))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--ratios needs two files written by --json: {exc}") from None
+    if not a or not b:
+        raise ConfigError("--ratios needs two files with at least one record each")
+    print(format_records(a + b))
+    print(format_ratios(a, b, f"{first} / {second}"))
+    return 0
 
 
 def _mean_sd(x: np.ndarray) -> str:

@@ -22,7 +22,7 @@ from .. import parallel
 from ..connectivity import table_from_json
 from ..errors import ConfigError, SetupError, name_options, options_named
 from ..output import stored_config
-from ..parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, V0_CHOICES, Config
+from ..parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, SYNAPSE_MODELS, V0_CHOICES, Config
 
 log = logging.getLogger("microcircuit")
 
@@ -33,6 +33,7 @@ OPTION_FIELDS = {
     "background": ("network", "background"),
     "poisson_source": ("network", "poisson_source"),
     "neuron": ("network", "neuron_model"),
+    "synapse_model": ("network", "synapse_model"),
     "v0": ("network", "v0"),
     "connectivity": ("network", "connectivity"),
     "inh_psp_scale": ("network", "inh_psp_scale"),
@@ -110,6 +111,9 @@ def add_run_options(p: argparse.ArgumentParser, defaults: Config | None = None) 
                         f"(faster, same statistics) (default {net.poisson_source})")
     g.add_argument("--neuron", choices=NEURON_CHOICES,
                    help=f"nestml: the compiled NESTML neuron; builtin: NEST's iaf_psc_exp (default {net.neuron_model})")
+    g.add_argument("--synapse-model", choices=SYNAPSE_MODELS,
+                   help="NEST synapse of the recurrent and thalamic connections: the compact form (16 bytes "
+                        f"each) or the standard one (32 bytes); same spikes (default {net.synapse_model})")
     g.add_argument("--v0", choices=V0_CHOICES,
                    help=f"initial membrane potentials: per-population fit or N(-58, 10) mV (default {net.v0})")
     g.add_argument("--connectivity", metavar="PATH", help="connectivity table (default: the PD14 table)")

@@ -34,6 +34,25 @@ def test_summary_names_both_variants_and_the_interval():
     records = [{"neuron": n, "t_construct_s": 2.0, "real_time_factor": rtf, "peak_rss_mb": 600.0}
                for n, rtf in [("nestml", 5.0), ("builtin", 4.0), ("builtin", 4.2), ("nestml", 5.1),
                               ("nestml", 4.9), ("builtin", 4.1)]]
-    text = benchmark.format_ratios(records, "builtin")
+    what, first, second = benchmark.COMPARISONS["builtin"]
+    text = benchmark.format_ratios([r for r in records if first(r)], [r for r in records if second(r)], what)
+    assert text.startswith("NESTML / built-in")
     line = next(x for x in text.splitlines() if "real-time factor" in x)
     assert "5.000 ± 0.1 / 4.100 ± 0.1 = 1.220" in line and "[" in line
+
+
+def test_ratios_of_two_record_files(tmp_path, capsys):
+    """--ratios pairs the runs of two --json files (e.g. two commits run alternately) in order."""
+    import json
+
+    def records(rtfs):
+        return [{"neuron": "nestml", "scale": 0.5, "threads": 2, "background": "dc", "t_construct_s": 30.0,
+                 "t_sim_s": 2 * x, "real_time_factor": x, "num_spikes": 100, "peak_rss_mb": 2000.0,
+                 "nest_memory_mb": None} for x in rtfs]
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    new.write_text(json.dumps(records([16.0, 18.0, 17.0])))
+    old.write_text(json.dumps(records([20.0, 22.0, 21.0])))
+    assert benchmark.main(["--ratios", str(new), str(old)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "real-time factor" in x)
+    assert "17.00 ± 1 / 21.00 ± 1 = 0.810" in line
+    assert benchmark.main(["--ratios", str(new), str(tmp_path / "missing.json")]) == 2
