@@ -65,7 +65,6 @@ def measure(config: Config, check_memory: bool = True, record: bool = False) -> 
     net = config.network
     return {
         "neuron": net.neuron_model,
-        "synapse_model": net.synapse_model,
         "scale": net.n_scaling if net.n_scaling == net.k_scaling else [net.n_scaling, net.k_scaling],
         "threads": sim.threads,
         "mpi_processes": len(ranks),

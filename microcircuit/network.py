@@ -19,7 +19,7 @@ import numpy as np
 from .build import manifest
 from .build.manifest import NESTML_MODEL
 from .errors import SetupError
-from .parameters import BUILTIN_MODEL, Config, Derived, NeuronParams
+from .parameters import BUILTIN_MODEL, Config, Derived, NeuronParams, nest_synapse_model
 
 log = logging.getLogger(__name__)
 
@@ -208,13 +208,14 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
     timings.create = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    synapse = nest_synapse_model(config, d, nest.total_num_virtual_procs)
     # One copy of the synapse model per source population keeps every (synapse model, VP)
     # below NEST's limit of 134 217 726 connections, so full scale runs on 1 or 2 threads.
     syn_models = []
     for name in d.populations:
-        syn = f"{net.synapse_model}_{name}"
+        syn = f"{synapse}_{name}"
         if syn not in nest.synapse_models:
-            nest.CopyModel(net.synapse_model, syn)
+            nest.CopyModel(synapse, syn)
         syn_models.append(syn)
     h = sim.resolution
     # steps: each recurrent pathway, each thalamic pathway, the devices, and Prepare (weighted
@@ -246,9 +247,9 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
                           "weight": _normal(nest, w, w_sd, lower, upper),
                           "delay": _normal(nest, d.delay[t, s], d.delay_sd[t, s], h / 2)})
             step()
-    if recorder is not None:
+    if recorder is not None:  # the compact synapse halves the connector NEST keeps per recorded neuron
         for p in pops:
-            nest.Connect(p, recorder)
+            nest.Connect(p, recorder, syn_spec={"synapse_model": synapse})
     for gen, p in zip(background, pops):
         nest.Connect(gen, p, syn_spec={"weight": d.weight_ext, "delay": d.delay_ext})
     for gen, p in zip(dc, pops):
@@ -262,7 +263,7 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
             nest.Connect(
                 thalamus, target,
                 conn_spec={"rule": "fixed_total_number", "N": n, "allow_autapses": True, "allow_multapses": True},
-                syn_spec={"synapse_model": net.synapse_model,
+                syn_spec={"synapse_model": synapse,
                           "weight": _normal(nest, d.weight_thalamic, d.weight_thalamic_sd, 0.0),
                           "delay": _normal(nest, d.delay_thalamic, d.delay_thalamic_sd, h / 2)})
             step()

@@ -24,9 +24,13 @@ V0_CHOICES = ("optimized", "original")
 NEURON_CHOICES = ("nestml", "builtin")
 BUILTIN_MODEL = "iaf_psc_exp"  # NEST's model for neuron_model = "builtin"
 POISSON_SOURCES = ("generator", "neuron")
-# NEST's static synapse in its compact form (16 bytes per connection: target as an index, not a pointer)
-# or its standard form (32 bytes); both deliver the same events in the same order, hence the same spikes.
-SYNAPSE_MODELS = ("static_synapse_hpc", "static_synapse")
+# NEST's static synapse in its compact form (16 bytes per connection: the target as a thread-local index,
+# not a pointer) or its standard form (32 bytes); both deliver the same events in the same order, hence
+# the same spikes. "auto" takes the compact one wherever NEST allows it (see nest_synapse_model).
+SYNAPSE_MODELS = ("auto", "static_synapse_hpc", "static_synapse")
+# NEST refuses static_synapse_hpc connections to a thread that holds more nodes than this (its target
+# index has 16 bits; Kunkel et al. 2014, Front Neuroinform 8:78, Sec 3.3.2).
+HPC_MAX_NODES_PER_THREAD = 65_534
 MAX_PRESIM_MS = 10_000.0  # a warm-up beyond 10 s model time serves no purpose in PD14
 
 
@@ -67,7 +71,7 @@ class NetworkParams:
     delay_rel_sd: float = 0.5       # sd of the delays relative to their mean (1)
     inh_psp_scale: float = 1.0      # factor on every inhibitory PSP (1 = the table; 0.5 halves inhibition)
     neuron_model: str = "nestml"    # "nestml" (compiled from models/) or "builtin" (NEST's iaf_psc_exp)
-    synapse_model: str = "static_synapse_hpc"  # NEST model of the recurrent and thalamic synapses (SYNAPSE_MODELS)
+    synapse_model: str = "auto"     # NEST model of the recurrent and thalamic synapses (SYNAPSE_MODELS)
     neuron: NeuronParams = field(default_factory=NeuronParams)
 
     def __post_init__(self):
@@ -478,3 +482,38 @@ def below_rheobase(config: Config, derived: Derived) -> np.ndarray:
     nrn = config.network.neuron
     i_rh = physics.rheobase(nrn.C_m, nrn.tau_m, nrn.V_th, nrn.E_L)
     return (np.asarray(derived.poisson_rate) <= 0) & (np.asarray(derived.i_e) <= i_rh)
+
+
+def nodes_per_thread(config: Config, derived: Derived, virtual_processes: int) -> int:
+    """At most how many NEST nodes one thread holds: its share of the neurons (and thalamic parrot
+    neurons), which NEST deals out round-robin over the virtual processes, plus one copy of every
+    device (spike recorder, multimeter, generators), which NEST keeps on every thread."""
+    stim = config.stimulus
+    n_pops = len(derived.populations)
+    distributed = derived.n_neurons + (derived.thalamus_size if stim.thalamic else 0)
+    devices = 2 + 2 * n_pops + (stim.thalamic_pulses if stim.thalamic else 0)
+    return -(-distributed // max(1, int(virtual_processes))) + devices
+
+
+def nest_synapse_model(config: Config, derived: Derived, virtual_processes: int) -> str:
+    """The NEST synapse model of the recurrent and thalamic connections and of the spike recorder's.
+
+    ``synapse_model = "auto"`` takes ``static_synapse_hpc`` (16 bytes per connection) when every
+    thread holds at most ``HPC_MAX_NODES_PER_THREAD`` nodes, else ``static_synapse`` (32 bytes): at
+    full scale on one virtual process (77 169 neurons) NEST refuses the compact synapse. Both give
+    the same spikes.
+
+    Raises
+    ------
+    ConfigError
+        ``synapse_model = "static_synapse_hpc"`` with more nodes per thread than NEST allows.
+    """
+    choice = config.network.synapse_model
+    n = nodes_per_thread(config, derived, virtual_processes)
+    if choice == "auto":
+        return "static_synapse_hpc" if n <= HPC_MAX_NODES_PER_THREAD else "static_synapse"
+    if choice == "static_synapse_hpc" and n > HPC_MAX_NODES_PER_THREAD:
+        raise ConfigError(f"{option('synapse_model')} static_synapse_hpc allows at most {HPC_MAX_NODES_PER_THREAD} "
+                          f"nodes per thread but this run puts up to {n} on one of its {virtual_processes} virtual "
+                          f"processes: use more {option('threads')} or {option('synapse_model')} auto")
+    return choice

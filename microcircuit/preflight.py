@@ -13,7 +13,7 @@ from . import parallel, resources
 from .build import manifest
 from .errors import ConfigError, option
 from .output import SPIKES_FILE
-from .parameters import Config, Derived, below_rheobase
+from .parameters import Config, Derived, below_rheobase, nest_synapse_model
 
 log = logging.getLogger("microcircuit")
 
@@ -77,10 +77,11 @@ def _disk(config: Config, derived: Derived, out_dir: Path) -> None:
 
 def _memory(config: Config, derived: Derived, check_memory: bool) -> float:
     """Estimated peak memory per process (MB); refuse a run that needs more than is available."""
-    need = resources.estimate_run_mb(config, derived)
     n_procs, on_node = parallel.size(), parallel.processes_on_this_node()
+    vps = n_procs * config.simulation.threads
+    need = resources.estimate_run_mb(config, derived, vps)
     if n_procs > 1:  # each process holds its share of the synapses and neurons, plus a fixed part
-        fixed = resources.estimate_peak_mb(0, 0, synapse_model=config.network.synapse_model)
+        fixed = resources.estimate_peak_mb(0, 0, synapse_model=nest_synapse_model(config, derived, vps))
         need = fixed + (need - fixed) / n_procs
     have = resources.available_mb()
     if check_memory and need * on_node > have:

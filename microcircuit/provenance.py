@@ -17,7 +17,7 @@ import xarray as xr
 
 from .build import manifest
 from .connectivity import table_to_json
-from .parameters import BUILTIN_MODEL, Config, Derived
+from .parameters import BUILTIN_MODEL, Config, Derived, nest_synapse_model
 
 
 def package_version() -> str:
@@ -55,6 +55,7 @@ def describe(config: Config, derived: Derived, kernel: dict) -> dict:
         "background": net.background,
         "neuron_model": net.neuron_model,
         "nest_neuron_model": manifest.NESTML_MODEL if net.neuron_model == "nestml" else BUILTIN_MODEL,
+        "nest_synapse_model": nest_synapse_model(config, derived, int(kernel["virtual_processes"])),
         "virtual_processes": int(kernel["virtual_processes"]),
         "mpi_processes": int(kernel["mpi_processes"]),
         "threads": int(sim.threads),

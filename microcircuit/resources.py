@@ -15,6 +15,8 @@ import resource
 
 import numpy as np
 
+from .parameters import nest_synapse_model
+
 # Measured peak RSS (MB) of short runs without recording (2 threads, NESTML neuron, Poisson
 # background; construction sets the peak), each in a fresh process on the development machine:
 # `python -m microcircuit.benchmark --memory-calibration 0.05 0.1 0.2 0.3 0.5 1.0 --background poisson
@@ -56,10 +58,11 @@ _COEF = {model: _fit(rows) for model, rows in CALIBRATION.items()}
 # Writing the spike file sorts all spikes of the run at once: sender and time arrays, the sort
 # order and the sorted copies, about 40 bytes per spike.
 BYTES_PER_RECORDED_SPIKE = 40
-# Connecting a neuron to the spike recorder costs NEST 3.10 about 31.4 kB (its per-neuron
-# connector to devices), measured with 3 858, 7 717, 15 434 and 30 868 recorded neurons on
-# 2 threads: +121, +242, +485 and +968 MB against the same network without recorder.
-BYTES_PER_RECORDED_NEURON = 31.4e3
+# Connecting a neuron to the spike recorder costs NEST 3.10 a connector to devices per neuron, whose
+# first block holds 1024 connections: about 31.4 kB with static_synapse (measured with 3 858, 7 717,
+# 15 434 and 30 868 recorded neurons on 2 threads: +121, +242, +485 and +968 MB against the same
+# network without recorder) and 16 kB less with static_synapse_hpc.
+BYTES_PER_RECORDED_NEURON = {"static_synapse": 31.4e3, "static_synapse_hpc": 31.4e3 - 1024 * 16}
 
 
 def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
@@ -67,7 +70,7 @@ def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
     """Estimated peak resident memory (MB) of a run with this many synapses, neurons and recorded spikes."""
     a, per_synapse, per_neuron = _COEF[synapse_model]
     return float(a + per_synapse * n_synapses + per_neuron * n_neurons
-                 + (BYTES_PER_RECORDED_NEURON * recorded_neurons
+                 + (BYTES_PER_RECORDED_NEURON[synapse_model] * recorded_neurons
                     + BYTES_PER_RECORDED_SPIKE * expected_spikes) / 2**20)
 
 
@@ -98,9 +101,14 @@ def vm_samples(config, derived) -> tuple[float, float]:
     return n * sim.chunk / sim.vm_interval, n * (sim.t_presim + sim.t_sim) / sim.vm_interval
 
 
-def estimate_run_mb(config, derived) -> float:
-    """Estimated peak memory (MB) of running ``config``: network, spike recording, V_m recording."""
+def estimate_run_mb(config, derived, virtual_processes: int | None = None) -> float:
+    """Estimated peak memory (MB) of running ``config``: network, spike recording, V_m recording.
+
+    ``virtual_processes`` (default: the configured threads) decides which synapse model
+    ``synapse_model = "auto"`` becomes."""
     sim = config.simulation
+    vps = sim.threads if virtual_processes is None else virtual_processes
+    synapse = nest_synapse_model(config, derived, vps)
     spikes = 0.0
     recorded = 0
     if sim.record:
@@ -110,8 +118,7 @@ def estimate_run_mb(config, derived) -> float:
     per_chunk, _ = vm_samples(config, derived)
     if per_chunk:
         vm_mb = BYTES_PER_VM_SAMPLE * per_chunk / 2**20 + VM_COPY_BLOCK_MB
-    return estimate_peak_mb(derived.n_synapses, derived.n_neurons, recorded, spikes,
-                            config.network.synapse_model) + vm_mb
+    return estimate_peak_mb(derived.n_synapses, derived.n_neurons, recorded, spikes, synapse) + vm_mb
 
 
 def estimate_disk_mb(config, derived) -> float:

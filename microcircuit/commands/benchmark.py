@@ -34,8 +34,8 @@ recipe (Senk et al. 2026): full scale, DC background, optimized initial potentia
 Each measured run is a fresh process; with --compare the two variants (NESTML or built-in neuron,
 compact or standard synapse, with or without V_m) alternate (A B, B A, A B, ...), --repeat times
 each, and mean ± sd of each and the ratio of the means with a bootstrap interval over the rounds are
-printed. --ratios prints the same for two files of records, e.g. of two commits run alternately. Under mpirun/srun the job itself is the
-measured run: rank 0 reports the peak memory of each rank, their maximum and sum."""
+printed. --ratios prints the same for two files of records, e.g. of two commits run alternately.
+Under mpirun/srun the job itself is the measured run: rank 0 reports the peak memory of each rank, their maximum and sum."""
 EXAMPLES = [
     "python -m microcircuit.benchmark --scale 0.1 --t-sim 1000 --json runs/bench.json",
     "python -m microcircuit.benchmark --threads 2 --compare builtin --repeat 4",
@@ -94,7 +94,7 @@ def _main(args) -> int:
         variants.append(config.replace(network={"neuron_model": "builtin", "poisson_source": "generator"}))
     if args.compare == "static_synapse":
         if config.network.synapse_model == "static_synapse":
-            raise ConfigError("--compare static_synapse needs --synapse-model static_synapse_hpc (the default)")
+            raise ConfigError("--compare static_synapse needs --synapse-model auto (the default) or static_synapse_hpc")
         variants.append(config.replace(network={"synapse_model": "static_synapse"}))
     if args.compare == "no-vm":
         if not args.record or config.simulation.record_vm == 0:
@@ -181,8 +181,8 @@ def format_records(records: list[dict]) -> str:
 COMPARISONS = {
     "builtin": ("NESTML / built-in", lambda r: r["neuron"] == "nestml", lambda r: r["neuron"] == "builtin"),
     "static_synapse": ("static_synapse_hpc / static_synapse",
-                       lambda r: r["synapse_model"] == "static_synapse_hpc",
-                       lambda r: r["synapse_model"] == "static_synapse"),
+                       lambda r: r["nest_synapse_model"] == "static_synapse_hpc",
+                       lambda r: r["nest_synapse_model"] == "static_synapse"),
     "no-vm": ("with / without recording V_m of {record_vm} neurons per population every {vm_interval_ms:g} ms",
               lambda r: r["record_vm"], lambda r: not r["record_vm"]),
 }

@@ -60,7 +60,7 @@ FLAGS = {
     "recover": "`python -m microcircuit.run --recover --output DIR`",
     "record_vm": "--record-vm", "vm_interval": "--vm-interval", "chunk": "--chunk", "t_sim": "--t-sim",
     "thalamic_start": "--thalamic-start", "thalamic_pulses": "--thalamic-pulses",
-    "thalamic_interval": "--thalamic-interval",
+    "thalamic_interval": "--thalamic-interval", "synapse_model": "--synapse-model", "threads": "--threads",
 }
 
 
@@ -112,8 +112,10 @@ def add_run_options(p: argparse.ArgumentParser, defaults: Config | None = None) 
     g.add_argument("--neuron", choices=NEURON_CHOICES,
                    help=f"nestml: the compiled NESTML neuron; builtin: NEST's iaf_psc_exp (default {net.neuron_model})")
     g.add_argument("--synapse-model", choices=SYNAPSE_MODELS,
-                   help="NEST synapse of the recurrent and thalamic connections: the compact form (16 bytes "
-                        f"each) or the standard one (32 bytes); same spikes (default {net.synapse_model})")
+                   help="NEST synapse of the recurrent and thalamic connections: the compact static_synapse_hpc "
+                        "(16 bytes each; NEST allows it up to 65534 nodes per thread) or static_synapse (32 "
+                        "bytes); auto takes the compact one where allowed; same spikes (default "
+                        f"{net.synapse_model})")
     g.add_argument("--v0", choices=V0_CHOICES,
                    help=f"initial membrane potentials: per-population fit or N(-58, 10) mV (default {net.v0})")
     g.add_argument("--connectivity", metavar="PATH", help="connectivity table (default: the PD14 table)")

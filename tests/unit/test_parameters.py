@@ -189,3 +189,25 @@ def test_config_is_frozen_and_round_trips():
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.network.n_scaling = 1.0  # type: ignore[misc]
     assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(("scale", "vps", "expected"), [
+    (1.0, 1, "static_synapse"),       # 77 169 neurons on one thread: more than NEST's 65 534
+    (1.0, 2, "static_synapse_hpc"),   # 38 585 per thread
+    (0.8, 1, "static_synapse_hpc"),   # 61 735 neurons plus the devices
+])
+def test_auto_takes_the_compact_synapse_where_nest_allows_it(pd14_table, scale, vps, expected):
+    from microcircuit.parameters import HPC_MAX_NODES_PER_THREAD, nest_synapse_model, nodes_per_thread
+
+    c = Config(network=NetworkParams(n_scaling=scale, k_scaling=0.1))
+    d = derive(c, pd14_table)
+    assert nest_synapse_model(c, d, vps) == expected
+    assert (nodes_per_thread(c, d, vps) <= HPC_MAX_NODES_PER_THREAD) == (expected == "static_synapse_hpc")
+
+
+def test_the_compact_synapse_where_nest_refuses_it_is_a_config_error(pd14_table):
+    from microcircuit.parameters import nest_synapse_model
+
+    c = Config(network=NetworkParams(n_scaling=1.0, k_scaling=0.1, synapse_model="static_synapse_hpc"))
+    with pytest.raises(ConfigError, match=r"at most 65534 nodes per thread .* up to 77\d{3} "):
+        nest_synapse_model(c, derive(c, pd14_table), 1)
