@@ -75,6 +75,18 @@ def _disk(config: Config, derived: Derived, out_dir: Path) -> None:
                           f"{free / 1024:.1f} GB are free{what}")
 
 
+def _threads_for_compact_synapses(config: Config, derived: Derived, n_procs: int) -> tuple[int, float] | None:
+    """(threads, MB) of the fewest threads with which ``synapse_model = "auto"`` becomes the compact
+    synapse, where it is the standard one now; None otherwise."""
+    threads = config.simulation.threads
+    if config.network.synapse_model != "auto" or nest_synapse_model(config, derived, n_procs * threads) != "static_synapse":
+        return None
+    while nest_synapse_model(config, derived, n_procs * threads) == "static_synapse":
+        threads += 1
+    more = config.replace(simulation={"threads": threads})
+    return threads, resources.estimate_run_mb(more, derived, n_procs * threads)
+
+
 def _memory(config: Config, derived: Derived, check_memory: bool) -> float:
     """Estimated peak memory per process (MB); refuse a run that needs more than is available."""
     n_procs, on_node = parallel.size(), parallel.processes_on_this_node()
@@ -90,6 +102,11 @@ def _memory(config: Config, derived: Derived, check_memory: bool) -> float:
         vm = resources.BYTES_PER_VM_SAMPLE * resources.vm_samples(config, derived)[0] / 2**20
         remedy = (f"record fewer neurons ({option('record_vm')}), sample less often ({option('vm_interval')}) or "
                   f"simulate shorter chunks ({option('chunk')})" if vm > need / 2 else f"use a smaller {option('scale')}")
+        more = _threads_for_compact_synapses(config, derived, n_procs)
+        if more is not None and n_procs == 1 and more[1] <= have:
+            threads, mb = more
+            remedy = (f"use {option('threads')} {threads} (NEST then takes its 16-byte synapse: about "
+                      f"{mb / 1024:.1f} GB; threads may outnumber cores) or {remedy}")
         raise ConfigError(f"this network needs about {what} (estimate, +-{100 * resources.RELATIVE_ERROR:.0f} %) "
                           f"but only {have / 1024:.1f} GB are available; {remedy}, or "
                           f"{option('check_memory')} to try anyway")

@@ -265,3 +265,16 @@ def test_valid_tables_pass(n, seed):
 
 def test_committed_table_passes():
     assert isinstance(load_table(), xr.Dataset)
+
+
+def test_full_scale_on_one_thread_is_told_that_two_threads_fit(tmp_path, capsys, monkeypatch):
+    """Full scale on one thread needs the 32-byte synapse (NEST allows its compact synapse only up to 65 534
+    nodes per thread): with 10 GB available the run is refused with the remedy --threads 2, for which the
+    estimate is below 10 GB (measured peak with the compact synapse, 2 threads: 7.5 GB)."""
+    from microcircuit import resources
+
+    monkeypatch.setattr(resources, "available_mb", lambda: 10_000.0)
+    code, err = invoke(["--scale", "1", "--background", "dc", "--threads", "1", "--output", str(tmp_path / "o")],
+                       capsys)
+    assert_one_line_error(code, err, "needs about", "use --threads 2 (NEST then takes its 16-byte synapse")
+    assert not (tmp_path / "o").exists()
