@@ -26,7 +26,8 @@ BUILTIN_MODEL = "iaf_psc_exp"  # NEST's model for neuron_model = "builtin"
 POISSON_SOURCES = ("generator", "neuron")
 # NEST's static synapse in its compact form (16 bytes per connection: the target as a thread-local index,
 # not a pointer) or its standard form (32 bytes); both deliver the same events in the same order, hence
-# the same spikes. "auto" takes the compact one wherever NEST allows it (see nest_synapse_model).
+# the same spikes. "auto" takes the compact one only when the standard one does not fit in memory
+# (see nest_synapse_model): the compact one costs time, as NEST finds each target through a lookup.
 SYNAPSE_MODELS = ("auto", "static_synapse_hpc", "static_synapse")
 # NEST refuses static_synapse_hpc connections to a thread that holds more nodes than this (its target
 # index has 16 bits; Kunkel et al. 2014, Front Neuroinform 8:78, Sec 3.3.2).
@@ -495,13 +496,19 @@ def nodes_per_thread(config: Config, derived: Derived, virtual_processes: int) -
     return -(-distributed // max(1, int(virtual_processes))) + devices
 
 
-def nest_synapse_model(config: Config, derived: Derived, virtual_processes: int) -> str:
+def compact_synapse_allowed(config: Config, derived: Derived, virtual_processes: int) -> bool:
+    """Whether NEST accepts ``static_synapse_hpc`` connections on this many virtual processes."""
+    return nodes_per_thread(config, derived, virtual_processes) <= HPC_MAX_NODES_PER_THREAD
+
+
+def nest_synapse_model(config: Config, derived: Derived, virtual_processes: int, fits: bool = True) -> str:
     """The NEST synapse model of the recurrent and thalamic connections and of the spike recorder's.
 
-    ``synapse_model = "auto"`` takes ``static_synapse_hpc`` (16 bytes per connection) when every
-    thread holds at most ``HPC_MAX_NODES_PER_THREAD`` nodes, else ``static_synapse`` (32 bytes): at
-    full scale on one virtual process (77 169 neurons) NEST refuses the compact synapse. Both give
-    the same spikes.
+    ``synapse_model = "auto"`` takes ``static_synapse`` (32 bytes per connection, the faster one to
+    deliver) when it ``fits`` in the available memory (the run's pre-flight check decides), else
+    ``static_synapse_hpc`` (16 bytes) where NEST allows it: at most ``HPC_MAX_NODES_PER_THREAD``
+    nodes per thread, so not at full scale on one virtual process (77 169 neurons). Both give the
+    same spikes.
 
     Raises
     ------
@@ -509,11 +516,12 @@ def nest_synapse_model(config: Config, derived: Derived, virtual_processes: int)
         ``synapse_model = "static_synapse_hpc"`` with more nodes per thread than NEST allows.
     """
     choice = config.network.synapse_model
-    n = nodes_per_thread(config, derived, virtual_processes)
+    allowed = compact_synapse_allowed(config, derived, virtual_processes)
     if choice == "auto":
-        return "static_synapse_hpc" if n <= HPC_MAX_NODES_PER_THREAD else "static_synapse"
-    if choice == "static_synapse_hpc" and n > HPC_MAX_NODES_PER_THREAD:
+        return "static_synapse" if fits or not allowed else "static_synapse_hpc"
+    if choice == "static_synapse_hpc" and not allowed:
         raise ConfigError(f"{option('synapse_model')} static_synapse_hpc allows at most {HPC_MAX_NODES_PER_THREAD} "
-                          f"nodes per thread but this run puts up to {n} on one of its {virtual_processes} virtual "
-                          f"processes: use more {option('threads')} or {option('synapse_model')} auto")
+                          f"nodes per thread but this run puts up to {nodes_per_thread(config, derived, virtual_processes)} "
+                          f"on one of its {virtual_processes} virtual processes: use more {option('threads')} or "
+                          f"{option('synapse_model')} static_synapse")
     return choice

@@ -13,17 +13,18 @@ from . import parallel, resources
 from .build import manifest
 from .errors import ConfigError, option
 from .output import SPIKES_FILE
-from .parameters import Config, Derived, below_rheobase, nest_synapse_model
+from .parameters import Config, Derived, below_rheobase, compact_synapse_allowed, nest_synapse_model
 
 log = logging.getLogger("microcircuit")
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What the checks found: where the spikes go and how much memory each process needs."""
+    """What the checks found: where the spikes go, how much memory each process needs, and with which synapse."""
 
     spikes_path: Path | None   # None when nothing is recorded
     memory_mb: float           # estimated peak memory per process (MB)
+    synapse_model: str         # the NEST synapse model ("auto" resolved; see parameters.nest_synapse_model)
 
 
 def check(config: Config, derived: Derived, output_dir: str | Path | None, overwrite: bool,
@@ -51,14 +52,14 @@ def check(config: Config, derived: Derived, output_dir: str | Path | None, overw
         _disk(config, derived, out_dir)
     if config.network.neuron_model == "nestml":
         manifest.check_module()
-    need = _memory(config, derived, check_memory)
+    need, synapse = _memory(config, derived, check_memory)
     below = [p for p, b in zip(derived.populations, below_rheobase(config, derived)) if b]
     if below:
         log.warning("%s get%s at most rheobase from the DC input at k_scaling %g and fire only through "
                     "recurrent input (as in the reference implementation; %s avoids it)",
                     ", ".join(below), "s" if len(below) == 1 else "", config.network.k_scaling,
                     option("background_poisson"))
-    return Plan(spikes_path=spikes_path, memory_mb=need)
+    return Plan(spikes_path=spikes_path, memory_mb=need, synapse_model=synapse)
 
 
 def _disk(config: Config, derived: Derived, out_dir: Path) -> None:
@@ -75,38 +76,54 @@ def _disk(config: Config, derived: Derived, out_dir: Path) -> None:
                           f"{free / 1024:.1f} GB are free{what}")
 
 
-def _threads_for_compact_synapses(config: Config, derived: Derived, n_procs: int) -> tuple[int, float] | None:
-    """(threads, MB) of the fewest threads with which ``synapse_model = "auto"`` becomes the compact
-    synapse, where it is the standard one now; None otherwise."""
+def _threads_for_compact_synapses(config: Config, derived: Derived) -> tuple[int, float]:
+    """(threads, MB): the fewest threads with which NEST accepts the compact synapse, and the estimate then."""
     threads = config.simulation.threads
-    if config.network.synapse_model != "auto" or nest_synapse_model(config, derived, n_procs * threads) != "static_synapse":
-        return None
-    while nest_synapse_model(config, derived, n_procs * threads) == "static_synapse":
+    while not compact_synapse_allowed(config, derived, threads):
         threads += 1
     more = config.replace(simulation={"threads": threads})
-    return threads, resources.estimate_run_mb(more, derived, n_procs * threads)
+    return threads, resources.estimate_run_mb(more, derived, threads, "static_synapse_hpc")
 
 
-def _memory(config: Config, derived: Derived, check_memory: bool) -> float:
-    """Estimated peak memory per process (MB); refuse a run that needs more than is available."""
+def _memory(config: Config, derived: Derived, check_memory: bool) -> tuple[float, str]:
+    """Estimated peak memory per process (MB) and the synapse model; refuse a run that needs more than is available.
+
+    ``synapse_model = "auto"`` becomes the compact synapse only when the standard one would not fit.
+    """
     n_procs, on_node = parallel.size(), parallel.processes_on_this_node()
     vps = n_procs * config.simulation.threads
-    need = resources.estimate_run_mb(config, derived, vps)
-    if n_procs > 1:  # each process holds its share of the synapses and neurons, plus a fixed part
-        fixed = resources.estimate_peak_mb(0, 0, synapse_model=nest_synapse_model(config, derived, vps))
-        need = fixed + (need - fixed) / n_procs
     have = resources.available_mb()
+
+    def need_mb(synapse: str) -> float:
+        need = resources.estimate_run_mb(config, derived, vps, synapse)
+        if n_procs > 1:  # each process holds its share of the synapses and neurons, plus a fixed part
+            fixed = resources.estimate_peak_mb(0, 0, synapse_model=synapse)
+            need = fixed + (need - fixed) / n_procs
+        return need
+
+    synapse = nest_synapse_model(config, derived, vps)
+    need = need_mb(synapse)
+    if need * on_node > have:
+        compact = nest_synapse_model(config, derived, vps, fits=False)
+        if compact != synapse:
+            log.info("with NEST's static_synapse this network would need about %.1f GB, more than the %.1f GB "
+                     "available: using static_synapse_hpc (16 instead of 32 bytes per connection, the same "
+                     "spikes, slower spike delivery)", need / 1024, have / 1024)
+            synapse, need = compact, need_mb(compact)
     if check_memory and need * on_node > have:
         what = (f"{need / 1024:.1f} GB" if on_node == 1 else
                 f"{need / 1024:.1f} GB per process, {need * on_node / 1024:.1f} GB for the {on_node} on this machine")
         vm = resources.BYTES_PER_VM_SAMPLE * resources.vm_samples(config, derived)[0] / 2**20
         remedy = (f"record fewer neurons ({option('record_vm')}), sample less often ({option('vm_interval')}) or "
                   f"simulate shorter chunks ({option('chunk')})" if vm > need / 2 else f"use a smaller {option('scale')}")
-        more = _threads_for_compact_synapses(config, derived, n_procs)
-        if more is not None and n_procs == 1 and more[1] <= have:
-            threads, mb = more
-            remedy = (f"use {option('threads')} {threads} (NEST then takes its 16-byte synapse: about "
-                      f"{mb / 1024:.1f} GB; threads may outnumber cores) or {remedy}")
+        if synapse == "static_synapse" and n_procs == 1 and config.network.synapse_model != "static_synapse_hpc":
+            threads, mb = _threads_for_compact_synapses(config, derived)
+            if mb <= have:
+                more_threads = threads != config.simulation.threads
+                flags = ([f"{option('synapse_model')} static_synapse_hpc"] if config.network.synapse_model == "static_synapse"
+                         else []) + ([f"{option('threads')} {threads}"] if more_threads else [])
+                remedy = (f"use {' '.join(flags)} (NEST's 16-byte synapse; same spikes; about {mb / 1024:.1f} GB"
+                          f"{'; threads may outnumber cores' if more_threads else ''}) or {remedy}")
         raise ConfigError(f"this network needs about {what} (estimate, +-{100 * resources.RELATIVE_ERROR:.0f} %) "
                           f"but only {have / 1024:.1f} GB are available; {remedy}, or "
                           f"{option('check_memory')} to try anyway")
@@ -115,4 +132,4 @@ def _memory(config: Config, derived: Derived, check_memory: bool) -> float:
     else:
         log.info("estimated peak memory %.0f MB per process, %.0f MB for the %d processes on this machine "
                  "(%.0f MB available)", need, need * on_node, on_node, have)
-    return need
+    return need, synapse

@@ -20,7 +20,7 @@ from .parameters import nest_synapse_model
 # Measured peak RSS (MB) of short runs without recording (2 threads, NESTML neuron, Poisson
 # background; construction sets the peak), each in a fresh process on the development machine:
 # `python -m microcircuit.benchmark --memory-calibration 0.05 0.1 0.2 0.3 0.5 1.0 --background poisson
-# --threads 2 [--synapse-model static_synapse]` prints these rows, one table per synapse model.
+# --threads 2 --synapse-model static_synapse[_hpc]` prints these rows, one table per synapse model.
 # columns: scale (n = k), synapses, neurons, peak RSS (MB)
 CALIBRATION = {
     "static_synapse_hpc": np.array([  # 16 bytes per connection
@@ -101,14 +101,14 @@ def vm_samples(config, derived) -> tuple[float, float]:
     return n * sim.chunk / sim.vm_interval, n * (sim.t_presim + sim.t_sim) / sim.vm_interval
 
 
-def estimate_run_mb(config, derived, virtual_processes: int | None = None) -> float:
+def estimate_run_mb(config, derived, virtual_processes: int | None = None, synapse_model: str | None = None) -> float:
     """Estimated peak memory (MB) of running ``config``: network, spike recording, V_m recording.
 
-    ``virtual_processes`` (default: the configured threads) decides which synapse model
-    ``synapse_model = "auto"`` becomes."""
+    ``synapse_model`` is the NEST synapse model; by default the one ``config`` takes on
+    ``virtual_processes`` (default: the configured threads) when memory suffices."""
     sim = config.simulation
     vps = sim.threads if virtual_processes is None else virtual_processes
-    synapse = nest_synapse_model(config, derived, vps)
+    synapse = synapse_model or nest_synapse_model(config, derived, vps)
     spikes = 0.0
     recorded = 0
     if sim.record:

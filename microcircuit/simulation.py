@@ -85,6 +85,11 @@ def simulate(config: Config, output_dir: str | Path | None = "output", overwrite
     failure = parallel.checkpoint()  # one process: imports NEST and returns at once
     if failure is not None:
         raise parallel.AgreedError(failure)
+    # the synapse model the memory allows ("auto" resolved), the compact one if any process needs it;
+    # the spike file stores it, so that a rerun from the file builds the same
+    synapses = parallel.allgather(plan.synapse_model)
+    synapse = "static_synapse_hpc" if "static_synapse_hpc" in synapses else plan.synapse_model
+    config = config.replace(network={"synapse_model": synapse})
     prediction = _predict(config, derived, table) if parallel.is_root() else None  # rank 0 logs and reports
     if not parallel.is_root():
         progress = None  # progress is reported by rank 0

@@ -39,7 +39,7 @@ Under mpirun/srun the job itself is the measured run: rank 0 reports the peak me
 EXAMPLES = [
     "python -m microcircuit.benchmark --scale 0.1 --t-sim 1000 --json runs/bench.json",
     "python -m microcircuit.benchmark --threads 2 --compare builtin --repeat 4",
-    "python -m microcircuit.benchmark --scale 0.5 --threads 2 --t-sim 2000 --compare static_synapse --repeat 6",
+    "python -m microcircuit.benchmark --scale 0.5 --threads 2 --t-sim 2000 --compare static_synapse_hpc --repeat 6",
     "python -m microcircuit.benchmark --ratios runs/new.json runs/old.json",
     "python -m microcircuit.benchmark --scale 0.1 --background poisson --record --record-vm 10 --compare no-vm --repeat 6",
     "mpirun -n 2 python -m microcircuit.benchmark --threads 1 --json runs/full_dc_2x1.json",
@@ -53,8 +53,8 @@ def parser() -> common.ArgumentParser:
                                       help="run even when memory looks insufficient")
     g = p.add_argument_group("benchmark")
     g.add_argument("--compare", choices=list(COMPARISONS),
-                   help="also run NEST's built-in neuron, the standard (32-byte) static_synapse, or the same run "
-                        "without --record-vm, alternating")
+                   help="also run NEST's built-in neuron, or the compact (16-byte) static_synapse_hpc against "
+                        "static_synapse, or the same run without --record-vm, alternating")
     g.add_argument("--ratios", type=Path, nargs=2, metavar=("FIRST", "SECOND"),
                    help="print the ratios of the runs in two --json files (rounds paired in order) and exit")
     g.add_argument("--record", action="store_true",
@@ -92,10 +92,11 @@ def _main(args) -> int:
         if config.network.neuron_model == "builtin":
             raise ConfigError("--compare builtin needs --neuron nestml (the default)")
         variants.append(config.replace(network={"neuron_model": "builtin", "poisson_source": "generator"}))
-    if args.compare == "static_synapse":
-        if config.network.synapse_model == "static_synapse":
-            raise ConfigError("--compare static_synapse needs --synapse-model auto (the default) or static_synapse_hpc")
-        variants.append(config.replace(network={"synapse_model": "static_synapse"}))
+    if args.compare == "static_synapse_hpc":
+        if config.network.synapse_model == "static_synapse_hpc":
+            raise ConfigError("--compare static_synapse_hpc needs --synapse-model auto (the default) or static_synapse")
+        variants = [config.replace(network={"synapse_model": "static_synapse_hpc"}),
+                    config.replace(network={"synapse_model": "static_synapse"})]
     if args.compare == "no-vm":
         if not args.record or config.simulation.record_vm == 0:
             raise ConfigError("--compare no-vm needs --record and --record-vm N")
@@ -180,7 +181,7 @@ def format_records(records: list[dict]) -> str:
 # --compare: (what the ratio is, the first variant's records, the second's)
 COMPARISONS = {
     "builtin": ("NESTML / built-in", lambda r: r["neuron"] == "nestml", lambda r: r["neuron"] == "builtin"),
-    "static_synapse": ("static_synapse_hpc / static_synapse",
+    "static_synapse_hpc": ("static_synapse_hpc / static_synapse",
                        lambda r: r["nest_synapse_model"] == "static_synapse_hpc",
                        lambda r: r["nest_synapse_model"] == "static_synapse"),
     "no-vm": ("with / without recording V_m of {record_vm} neurons per population every {vm_interval_ms:g} ms",
@@ -226,7 +227,9 @@ def _ratios_of_files(first: Path, second: Path) -> int:
 
 
 def _mean_sd(x: np.ndarray) -> str:
-    return f"{x.mean():#.4g} ± {x.std(ddof=1):.2g}" if x.size > 1 else f"{x.mean():#.4g}"
+    m = x.mean()  # 4 significant digits ("5.000", "58.81"), whole numbers from 1000 on ("2158", "12121")
+    mean = f"{m:.0f}" if abs(m) >= 1000 else f"{m:#.4g}"
+    return f"{mean} ± {x.std(ddof=1):.2g}" if x.size > 1 else mean
 
 
 def ratio_interval(a, b, level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float]:

@@ -267,6 +267,22 @@ def test_committed_table_passes():
     assert isinstance(load_table(), xr.Dataset)
 
 
+def test_auto_takes_the_compact_synapse_when_memory_is_short(monkeypatch):
+    """Between the two estimates of the available memory, "auto" becomes the 16-byte synapse; with plenty
+    of memory it stays the 32-byte one, whose spike delivery is faster."""
+    from microcircuit import Config, derive, load_table, preflight, resources
+
+    c = Config()
+    d = derive(c, load_table())
+    std, hpc = (resources.estimate_run_mb(c, d, 2, model) for model in ("static_synapse", "static_synapse_hpc"))
+    assert hpc < 0.9 * std
+    monkeypatch.setattr(resources, "available_mb", lambda: (std + hpc) / 2)
+    need, synapse = preflight._memory(c, d, check_memory=True)
+    assert synapse == "static_synapse_hpc" and need == pytest.approx(hpc)
+    monkeypatch.setattr(resources, "available_mb", lambda: 2 * std)
+    assert preflight._memory(c, d, check_memory=True) == (pytest.approx(std), "static_synapse")
+
+
 def test_full_scale_on_one_thread_is_told_that_two_threads_fit(tmp_path, capsys, monkeypatch):
     """Full scale on one thread needs the 32-byte synapse (NEST allows its compact synapse only up to 65 534
     nodes per thread): with 10 GB available the run is refused with the remedy --threads 2, for which the
@@ -276,5 +292,5 @@ def test_full_scale_on_one_thread_is_told_that_two_threads_fit(tmp_path, capsys,
     monkeypatch.setattr(resources, "available_mb", lambda: 10_000.0)
     code, err = invoke(["--scale", "1", "--background", "dc", "--threads", "1", "--output", str(tmp_path / "o")],
                        capsys)
-    assert_one_line_error(code, err, "needs about", "use --threads 2 (NEST then takes its 16-byte synapse")
+    assert_one_line_error(code, err, "needs about", "use --threads 2 (NEST's 16-byte synapse; same spikes; about ")
     assert not (tmp_path / "o").exists()

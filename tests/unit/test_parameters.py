@@ -191,18 +191,19 @@ def test_config_is_frozen_and_round_trips():
     assert Config.from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize(("scale", "vps", "expected"), [
-    (1.0, 1, "static_synapse"),       # 77 169 neurons on one thread: more than NEST's 65 534
-    (1.0, 2, "static_synapse_hpc"),   # 38 585 per thread
-    (0.8, 1, "static_synapse_hpc"),   # 61 735 neurons plus the devices
+@pytest.mark.parametrize(("scale", "vps", "allowed"), [
+    (1.0, 1, False),   # 77 169 neurons on one thread: more than NEST's 65 534
+    (1.0, 2, True),    # 38 585 per thread
+    (0.8, 1, True),    # 61 735 neurons plus the devices
 ])
-def test_auto_takes_the_compact_synapse_where_nest_allows_it(pd14_table, scale, vps, expected):
-    from microcircuit.parameters import HPC_MAX_NODES_PER_THREAD, nest_synapse_model, nodes_per_thread
+def test_auto_takes_the_compact_synapse_only_when_the_standard_one_does_not_fit(pd14_table, scale, vps, allowed):
+    from microcircuit.parameters import compact_synapse_allowed, nest_synapse_model
 
     c = Config(network=NetworkParams(n_scaling=scale, k_scaling=0.1))
     d = derive(c, pd14_table)
-    assert nest_synapse_model(c, d, vps) == expected
-    assert (nodes_per_thread(c, d, vps) <= HPC_MAX_NODES_PER_THREAD) == (expected == "static_synapse_hpc")
+    assert compact_synapse_allowed(c, d, vps) == allowed
+    assert nest_synapse_model(c, d, vps) == "static_synapse"  # the faster one, when it fits
+    assert nest_synapse_model(c, d, vps, fits=False) == ("static_synapse_hpc" if allowed else "static_synapse")
 
 
 def test_the_compact_synapse_where_nest_refuses_it_is_a_config_error(pd14_table):
