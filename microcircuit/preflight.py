@@ -102,17 +102,16 @@ def _memory(config: Config, derived: Derived, check_memory: bool) -> tuple[float
         return need
 
     synapse = nest_synapse_model(config, derived, vps)
-    need = need_mb(synapse)
+    need = standard = need_mb(synapse)
     if need * on_node > have:
         compact = nest_synapse_model(config, derived, vps, fits=False)
         if compact != synapse:
-            log.info("with NEST's static_synapse this network would need about %.1f GB, more than the %.1f GB "
-                     "available: using static_synapse_hpc (16 instead of 32 bytes per connection, the same "
-                     "spikes, slower spike delivery)", need / 1024, have / 1024)
             synapse, need = compact, need_mb(compact)
     if check_memory and need * on_node > have:
         what = (f"{need / 1024:.1f} GB" if on_node == 1 else
                 f"{need / 1024:.1f} GB per process, {need * on_node / 1024:.1f} GB for the {on_node} on this machine")
+        if synapse == "static_synapse_hpc" and config.network.synapse_model == "auto":
+            what += " with NEST's 16-byte synapse"
         vm = resources.BYTES_PER_VM_SAMPLE * resources.vm_samples(config, derived)[0] / 2**20
         remedy = (f"record fewer neurons ({option('record_vm')}), sample less often ({option('vm_interval')}) or "
                   f"simulate shorter chunks ({option('chunk')})" if vm > need / 2 else f"use a smaller {option('scale')}")
@@ -127,6 +126,10 @@ def _memory(config: Config, derived: Derived, check_memory: bool) -> tuple[float
         raise ConfigError(f"this network needs about {what} (estimate, +-{100 * resources.RELATIVE_ERROR:.0f} %) "
                           f"but only {have / 1024:.1f} GB are available; {remedy}, or "
                           f"{option('check_memory')} to try anyway")
+    if need != standard:
+        log.info("with NEST's static_synapse this network would need about %.1f GB, more than the %.1f GB "
+                 "available: using static_synapse_hpc (16 instead of 32 bytes per connection, the same "
+                 "spikes, a slower simulation)", standard * on_node / 1024, have / 1024)
     if on_node == 1:
         log.info("estimated peak memory %.0f MB (%.0f MB available)", need, have)
     else:

@@ -153,6 +153,18 @@ def available_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB)."""
+    """Peak resident memory of this process so far (MB).
+
+    Linux's ``VmHWM`` (the peak of this program's address space) where available: ``getrusage``'s
+    ``ru_maxrss`` also counts the parent's memory at the ``fork`` before this program started, so a
+    run started from a large process (e.g. a test session) would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
