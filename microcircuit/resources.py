@@ -140,15 +140,23 @@ def free_disk_mb(folder) -> float:
     return shutil.disk_usage(folder).free / 2**20
 
 
-def available_mb() -> float:
-    """Memory available to a new process (MB): MemAvailable from /proc/meminfo, else physical memory."""
+def _proc_mb(path: str, key: str) -> float | None:
+    """The ``key:  N kB`` line of a Linux /proc file in MB; None where the file or the line is missing."""
     try:
-        with open("/proc/meminfo") as fh:
+        with open(path) as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
+    return None
+
+
+def available_mb() -> float:
+    """Memory available to a new process (MB): MemAvailable from /proc/meminfo, else physical memory."""
+    mb = _proc_mb("/proc/meminfo", "MemAvailable")
+    if mb is not None:
+        return mb
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
 
 
@@ -159,12 +167,8 @@ def peak_rss_mb() -> float:
     ``ru_maxrss`` also counts the parent's memory at the ``fork`` before this program started, so a
     run started from a large process (e.g. a test session) would report the parent's size.
     """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    mb = _proc_mb("/proc/self/status", "VmHWM")
+    if mb is not None:
+        return mb
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
