@@ -114,7 +114,7 @@ def add_run_options(p: argparse.ArgumentParser, defaults: Config | None = None) 
     g.add_argument("--synapse-model", choices=SYNAPSE_MODELS,
                    help="NEST synapse of the recurrent and thalamic connections: the compact static_synapse_hpc "
                         "(16 bytes each; NEST allows it up to 65534 nodes per thread) or static_synapse (32 "
-                        "bytes); auto takes the compact one where allowed; same spikes (default "
+                        "bytes, faster); auto takes the compact one only when the other does not fit in memory; same spikes (default "
                         f"{net.synapse_model})")
     g.add_argument("--v0", choices=V0_CHOICES,
                    help=f"initial membrane potentials: per-population fit or N(-58, 10) mV (default {net.v0})")
