@@ -19,7 +19,7 @@ import numpy as np
 from .build import manifest
 from .build.manifest import NESTML_MODEL
 from .errors import SetupError
-from .parameters import BUILTIN_MODEL, Config, Derived, NeuronParams, nest_synapse_model
+from .parameters import BUILTIN_MODEL, RECORDER_SYNAPSE_MODELS, Config, Derived, NeuronParams, nest_synapse_model
 
 log = logging.getLogger(__name__)
 
@@ -247,9 +247,9 @@ def build(config: Config, derived: Derived, progress: Callable[[str, float, floa
                           "weight": _normal(nest, w, w_sd, lower, upper),
                           "delay": _normal(nest, d.delay[t, s], d.delay_sd[t, s], h / 2)})
             step()
-    if recorder is not None:  # the compact synapse halves the connector NEST keeps per recorded neuron
+    if recorder is not None:  # weightless connections: the smallest connector NEST keeps per recorded neuron
         for p in pops:
-            nest.Connect(p, recorder, syn_spec={"synapse_model": synapse})
+            nest.Connect(p, recorder, syn_spec={"synapse_model": RECORDER_SYNAPSE_MODELS[synapse]})
     for gen, p in zip(background, pops):
         nest.Connect(gen, p, syn_spec={"weight": d.weight_ext, "delay": d.delay_ext})
     for gen, p in zip(dc, pops):

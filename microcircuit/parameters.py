@@ -32,6 +32,11 @@ SYNAPSE_MODELS = ("auto", "static_synapse_hpc", "static_synapse")
 # NEST refuses static_synapse_hpc connections to a thread that holds more nodes than this (its target
 # index has 16 bits; Kunkel et al. 2014, Front Neuroinform 8:78, Sec 3.3.2).
 HPC_MAX_NODES_PER_THREAD = 65_534
+# The spike recorder's connections carry no weight: NEST's homogeneous-weight form of each synapse
+# model stores one weight for all of them (8 instead of 16 bytes per connection in the compact form,
+# 24 instead of 32 in the standard one), which matters because NEST gives every recorded neuron a
+# connector of 1 024 connections (docs/benchmarks.md).
+RECORDER_SYNAPSE_MODELS = {"static_synapse": "static_synapse_hom_w", "static_synapse_hpc": "static_synapse_hom_w_hpc"}
 MAX_PRESIM_MS = 10_000.0  # a warm-up beyond 10 s model time serves no purpose in PD14
 
 

@@ -59,10 +59,11 @@ _COEF = {model: _fit(rows) for model, rows in CALIBRATION.items()}
 # order and the sorted copies, about 40 bytes per spike.
 BYTES_PER_RECORDED_SPIKE = 40
 # Connecting a neuron to the spike recorder costs NEST 3.10 a connector to devices per neuron, whose
-# first block holds 1024 connections: about 31.4 kB with static_synapse (measured with 3 858, 7 717,
-# 15 434 and 30 868 recorded neurons on 2 threads: +121, +242, +485 and +968 MB against the same
-# network without recorder) and 16 kB less with static_synapse_hpc.
-BYTES_PER_RECORDED_NEURON = {"static_synapse": 31.4e3, "static_synapse_hpc": 31.4e3 - 1024 * 16}
+# first block holds 1 024 connections. Measured (VmHWM slope between 10 000 and 30 000 recorded
+# neurons of 40 000, 2 threads, standalone NEST script): 24.8 kB per neuron with the recorder's
+# static_synapse_hom_w (24-byte connections) and 8.4 kB with static_synapse_hom_w_hpc (8 bytes);
+# keyed by the network's synapse model (parameters.RECORDER_SYNAPSE_MODELS).
+BYTES_PER_RECORDED_NEURON = {"static_synapse": 24.8e3, "static_synapse_hpc": 8.4e3}
 
 
 def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
