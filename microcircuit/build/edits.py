@@ -37,6 +37,9 @@ from ..errors import BuildError
 # std::generate_canonical computes in long double (about twice the time per draw in isolation).
 # u differs from drand()'s only in rounding below 2^-53, so the spikes are those of drand()
 # (the same spike counts in every benchmark configuration of docs/benchmarks.md).
+# NESTML's template also gives every neuron a normal and a Poisson random-deviate object (136 bytes
+# of the 1 048-byte neuron; NEST's iaf_psc_exp has 672) that our model never draws from: the header
+# edit drops them.
 _FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
 CODE_EDITS = [
     ("flag buffers are not allocated (constructors)",
@@ -94,6 +97,9 @@ HEADER_EDITS = [
      re.escape("    std::vector< nest::RingBuffer > spike_inputs_;\n"),
      "    std::vector< nest::RingBuffer > spike_inputs_;  // microcircuit build.py: left empty\n"
      "    nest::RingBuffer spike_input_;  // microcircuit build.py: the one spike port's ring buffer\n", 1),
+    ("the random-deviate objects NESTML's template declares for every neuron, unused by our model, are "
+     "not members (136 bytes of each neuron)",
+     r"\n\s*nest::normal_distribution normal_dev_;[^\n]*\n\s*nest::poisson_distribution poisson_dev_;[^\n]*", "", 1),
     ("connecting a current source sets the flag",
      r"(handles_test_event\(nest::CurrentEvent&, nest_port_t receptor_type\)\n\{.*?)"
      r"(\n  return receptor_type;)",
@@ -124,5 +130,7 @@ def edit_generated_code(source: Path) -> None:
         raise BuildError(f"{source.name}: psc_unit is not 1000 (pA s): the unit edit does not apply")
     if not re.search(r"NUM_CONTINUOUS_INPUT_PORTS = 1\b", header.read_text()):
         raise BuildError(f"{header.name}: the model must have exactly one current port for the current-port edits")
+    if re.search(r"\b(normal|poisson)_dev_\b", text):
+        raise BuildError(f"{source.name} draws from normal_dev_/poisson_dev_: the edit removing them does not apply")
     apply(source, CODE_EDITS)
     apply(header, HEADER_EDITS)
