@@ -27,7 +27,8 @@ GENERATED_SUFFIX = ".generated"
 def fingerprint(tc: toolchain.Toolchain, nest_version: str, nestml_version: str) -> str:
     """Hash of everything the compiled module depends on."""
     h = hashlib.sha256()
-    sources = sorted(Path(__file__).resolve().parent.glob("*.py"))
+    here = Path(__file__).resolve().parent
+    sources = sorted([*here.glob("*.py"), here / edits.INLINE_RING_BUFFER])
     for path in [*sources, *manifest.model_files()]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
@@ -141,6 +142,7 @@ def build(build_dir: Path | None = None, force: bool = False, log=None) -> Path:
         for generated in (source, source.with_suffix(".h")):
             shutil.copyfile(generated, generated.with_name(generated.name + GENERATED_SUFFIX))
         edits.edit_generated_code(source)
+    shutil.copyfile(Path(__file__).resolve().parent / edits.INLINE_RING_BUFFER, target / edits.INLINE_RING_BUFFER)
     compile_and_install(options, log_dir)
     if not (install / module.name).exists():
         raise BuildError(f"the build produced no {module.name}; see {log_dir}")

@@ -85,7 +85,12 @@ CODE_EDITS = [
      re.escape("get_continuous_inputs_grid_sum_().clear();"),
      "get_continuous_inputs_grid_sum_().clear();\n  S_.I_stim_ = 0.;", 1),
 ]
-# Edits of the generated header, for the current-port edits above.
+# The spike port's ring buffer keeps its slots inside the neuron (inline_ring_buffer.h, copied next to the
+# generated code): 64 slots cover min_delay + max_delay of PD14 at 0.1 ms resolution (the longest of
+# 3·10^8 delays drawn from N(1.5 ms, 0.75 ms) is about 6 ms); longer delays fall back to a heap vector.
+INLINE_RING_BUFFER = "inline_ring_buffer.h"
+INLINE_SLOTS = 64
+# Edits of the generated header, for the current-port and ring-buffer edits above.
 HEADER_EDITS = [
     ("the state gets the current-port flag and value, next to V_m and I_syn",
      re.escape("long refr_count;\n\n    State_();"),
@@ -93,10 +98,13 @@ HEADER_EDITS = [
      "    bool has_current_input_ = false;  // microcircuit build.py: a current source is connected\n"
      "    double I_stim_ = 0.;  // microcircuit build.py: current-port value of the last step (pA)\n\n"
      "    State_();", 1),
-    ("the buffers get the spike port's ring buffer as a member",
+    ("the buffers get the spike port's ring buffer as a member, its slots inside the neuron",
      re.escape("    std::vector< nest::RingBuffer > spike_inputs_;\n"),
      "    std::vector< nest::RingBuffer > spike_inputs_;  // microcircuit build.py: left empty\n"
-     "    nest::RingBuffer spike_input_;  // microcircuit build.py: the one spike port's ring buffer\n", 1),
+     f"    microcircuit::InlineRingBuffer< {INLINE_SLOTS} > spike_input_;  // microcircuit build.py: the one spike "
+     "port's ring buffer\n", 1),
+    ("the neuron's header includes the inline ring buffer",
+     re.escape('#include "ring_buffer.h"\n'), '#include "ring_buffer.h"\n#include "' + INLINE_RING_BUFFER + '"\n', 1),
     ("the random-deviate objects NESTML's template declares for every neuron, unused by our model, are "
      "not members (136 bytes of each neuron)",
      r"\n\s*nest::normal_distribution normal_dev_;[^\n]*\n\s*nest::poisson_distribution poisson_dev_;[^\n]*", "", 1),
