@@ -22,13 +22,14 @@ from . import edits, manifest, toolchain
 
 GENERATED_SUFFIX = ".generated"
 """A copy of each generated source before the edits is kept next to it (tests check the edits on it)."""
+HERE = Path(__file__).resolve().parent
+"""The build package's folder: its sources go into the fingerprint, its C++ header into the build."""
 
 
 def fingerprint(tc: toolchain.Toolchain, nest_version: str, nestml_version: str) -> str:
     """Hash of everything the compiled module depends on."""
     h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    sources = sorted([*here.glob("*.py"), here / edits.INLINE_RING_BUFFER])
+    sources = sorted([*HERE.glob("*.py"), HERE / edits.INLINE_RING_BUFFER])
     for path in [*sources, *manifest.model_files()]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
@@ -142,7 +143,7 @@ def build(build_dir: Path | None = None, force: bool = False, log=None) -> Path:
         for generated in (source, source.with_suffix(".h")):
             shutil.copyfile(generated, generated.with_name(generated.name + GENERATED_SUFFIX))
         edits.edit_generated_code(source)
-    shutil.copyfile(Path(__file__).resolve().parent / edits.INLINE_RING_BUFFER, target / edits.INLINE_RING_BUFFER)
+    shutil.copyfile(HERE / edits.INLINE_RING_BUFFER, target / edits.INLINE_RING_BUFFER)
     compile_and_install(options, log_dir)
     if not (install / module.name).exists():
         raise BuildError(f"the build produced no {module.name}; see {log_dir}")

@@ -45,14 +45,14 @@ def _random_input(nest, t_stop, seed=12):
     return nest.Create("spike_generator", params={"spike_times": times, "spike_weights": weights})
 
 
-# (input delay, delay of a silent connection) in ms: they set NEST's min_delay + max_delay, the number
+# (input delay, delays of silent connections) in ms, and the min_delay + max_delay they make: the number
 # of slots of the spike ring buffer, 64 of which the NESTML neuron keeps inside itself
 # (microcircuit/build/inline_ring_buffer.h): 20 slots, exactly 64 (1 + 63), and 65 (heap fallback).
-RING_BUFFER_DELAYS = [(1.0,), (1.0, 0.1, 6.3), (6.4, 0.1)]
+RING_BUFFER_CASES = [((1.0,), 20), ((1.0, 0.1, 6.3), 64), ((6.4, 0.1), 65)]
 
 
-@pytest.mark.parametrize("delays", RING_BUFFER_DELAYS, ids=["20-slots", "64-slots", "65-slots-heap"])
-def test_same_spikes_and_membrane_potential_as_builtin(nest_kernel, delays):
+@pytest.mark.parametrize(("delays", "slots"), RING_BUFFER_CASES, ids=["20-slots", "64-slots", "65-slots-heap"])
+def test_same_spikes_and_membrane_potential_as_builtin(nest_kernel, delays, slots):
     """10 s of mixed-sign spike input, constant I_e and a dc_generator step.
 
     Spike times must be identical. V_m may differ only by floating-point rounding: the two
@@ -74,8 +74,7 @@ def test_same_spikes_and_membrane_potential_as_builtin(nest_kernel, delays):
         nest.Connect(dc, n)
     recs = _record(nest, neurons)
     nest.Simulate(t_stop)
-    slots = round((nest.min_delay + nest.max_delay) / H)
-    assert slots == {1.0: 20, 6.3: 64, 0.1: 65}[delays[-1]], "the case must size the ring buffer as stated"
+    assert round((nest.min_delay + nest.max_delay) / H) == slots, "the case must size the ring buffer as stated"
     (sr_a, vm_a), (sr_b, vm_b) = recs
     spikes_a, spikes_b = sr_a.events["times"], sr_b.events["times"]
     assert spikes_b.size > 100, "the input should make the neuron fire regularly"
