@@ -244,7 +244,7 @@ def test_window_of_complete_incomplete_and_empty_runs():
     with pytest.warns(analysis.IncompleteRunWarning, match=r"SIGINT .*\[500, 600\] ms"):
         assert analysis.window(ds) == (500.0, 600.0)
     ds.attrs.update(t_simulated=400.0)
-    with pytest.raises(ValueError, match="before its analysis window began"):
+    with pytest.raises(ValueError, match=r"nothing was simulated in the window \[500, 5500\] ms: the run stopped at t = 400 ms"):
         analysis.window(ds)
 
 
