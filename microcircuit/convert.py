@@ -11,13 +11,14 @@ import numpy as np
 import xarray as xr
 
 from . import analysis
-from .output import ragged_dataset
+from .output import neuron_ids, ragged_dataset, spike_positions, spike_times_by_neuron
 
 
 def to_events(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """NEST-style ``(senders, times)``: node ids and spike times (ms), sorted by time, then sender."""
-    senders = np.repeat(ds["neuron"].values, ds["spike_count"].values)
-    times = ds["spike_time"].values
+    index, spike = spike_positions(ds)
+    senders = neuron_ids(ds)[index]
+    times = np.asarray(ds["spike_time"].values)[spike]
     order = np.lexsort((senders, times))
     return senders[order], times[order]
 
@@ -36,7 +37,8 @@ def to_spiketrains(ds: xr.Dataset, t_start: float = 0.0, t_stop: float | None = 
         A spike file's Dataset.
     t_start, t_stop : float
         Time span of the trains (ms); ``t_stop`` defaults to the end of what was simulated
-        (:func:`microcircuit.analysis.window`, which warns for an incomplete run).
+        (:func:`microcircuit.analysis.window`, which warns for an incomplete run). The span is
+        clipped to the simulated time (:func:`microcircuit.analysis.clip_window`).
         Spikes outside ``[t_start, t_stop]`` are left out.
 
     Each train is annotated with ``neuron`` (NEST node id) and ``population``.
@@ -48,11 +50,10 @@ def to_spiketrains(ds: xr.Dataset, t_start: float = 0.0, t_stop: float | None = 
         raise ImportError("to_spiketrains needs Neo: pip install neo") from None
     if t_stop is None:
         t_stop = analysis.window(ds)[1]
-    bounds = np.concatenate([[0], np.cumsum(ds["spike_count"].values)])
-    times = ds["spike_time"].values
+    t_start, t_stop = analysis.clip_window(ds, t_start, t_stop)
     trains = []
-    for i, (nid, pop) in enumerate(zip(ds["neuron"].values, ds["population"].values)):
-        st = times[bounds[i]:bounds[i + 1]]
+    pops = np.atleast_1d(ds["population"].values)
+    for nid, pop, st in zip(neuron_ids(ds), pops, spike_times_by_neuron(ds)):
         st = st[(st >= t_start) & (st <= t_stop)]
         trains.append(neo.SpikeTrain(st, units=pq.ms, t_start=t_start * pq.ms, t_stop=t_stop * pq.ms,
                                      neuron=int(nid), population=str(pop)))
@@ -73,16 +74,19 @@ def binned_counts(ds: xr.Dataset, bin_size: float, t_start: float, t_stop: float
     """Spike counts per neuron in bins ``[t_start + k*bin_size, t_start + (k+1)*bin_size)`` (ms).
 
     The last bin is closed on the right (numpy histogram convention), so every spike with
-    ``t_start <= t <= t_stop`` is counted once. The ``time`` coordinate holds bin starts.
+    ``t_start <= t <= t_stop`` is counted once. The ``time`` coordinate holds bin starts. The
+    window is clipped to the simulated time first (:func:`microcircuit.analysis.clip_window`).
     """
+    t_start, t_stop = analysis.clip_window(ds, t_start, t_stop)
     n_bins = int(round((t_stop - t_start) / bin_size))
     if n_bins < 1 or not np.isclose(n_bins * bin_size, t_stop - t_start):
         raise ValueError(f"window [{t_start}, {t_stop}] ms is not a whole number of {bin_size} ms bins")
-    counts = analysis.binned_counts(ds, np.arange(ds.sizes["neuron"]), t_start, t_stop, bin_size)
+    ids = neuron_ids(ds)
+    counts = analysis.binned_counts(ds, np.arange(ids.size), t_start, t_stop, bin_size)
     edges = t_start + bin_size * np.arange(n_bins + 1)
     return xr.DataArray(
         counts, dims=("neuron", "time"),
-        coords={"neuron": ds["neuron"].values, "population": ("neuron", ds["population"].values),
+        coords={"neuron": ids, "population": ("neuron", np.atleast_1d(ds["population"].values)),
                 "time": ("time", edges[:-1], {"units": "ms", "long_name": "bin start"})},
         name="spike_count", attrs={"bin_size": bin_size, "bin_size_units": "ms"},
     )

@@ -55,7 +55,7 @@ def measure(config: Config, check_memory: bool = True, record: bool = False) -> 
         config = config.replace(simulation={"record": False, "chunk": max(sim.t_presim, sim.t_sim)})
         result = simulate(config, output_dir=None, check_memory=check_memory)
     mine = {"timings": result.timings.as_dict(), "num_spikes": result.spikes["sim"],
-            "peak_rss_mb": resources.peak_rss_mb(), "nest_memory_mb": network.kernel_info()["memory_size_mb"]}
+            "peak_rss_mb": resources.peak_rss_mb(), "nest_memory_mb": result.kernel.get("memory_size_mb")}
     config = result.config  # as it ran: "auto" synapse resolved
     ranks = parallel.gather(mine)
     if ranks is None:

@@ -363,6 +363,32 @@ def _clear_events(device) -> None:
     setter(device._datum, [{"n_events": 0}])
 
 
+def release() -> None:
+    """Free the network: reset NEST's kernel and hand the freed memory back to the operating system.
+
+    ``ResetKernel`` deletes every node and connection, but glibc keeps most of what NEST frees
+    (connections live in blocks of a few tens of kB, which glibc keeps for reuse; measured for a
+    scale-0.3 network: 1 359 MB resident after the run, 1 314 MB after ``ResetKernel``, 193 MB after
+    ``malloc_trim``). A run releases its network before writing the spike file, so that writing it
+    does not add to the network's peak, and a process that runs many networks does not keep them.
+    """
+    nest = _nest()
+    nest.ResetKernel()
+    trim_memory()
+
+
+def trim_memory() -> None:
+    """Return the C heap's free memory to the operating system (glibc's ``malloc_trim``; elsewhere nothing)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def process_info() -> tuple[int, int]:
     """(rank, number of MPI processes) of this NEST; imports NEST, which starts MPI if it has it."""
     nest = _nest()

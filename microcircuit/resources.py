@@ -55,9 +55,11 @@ def _fit(rows: np.ndarray) -> np.ndarray:
 _COEF = {model: _fit(rows) for model, rows in CALIBRATION.items()}
 
 
-# Writing the spike file sorts all spikes of the run at once: sender and time arrays, the sort
-# order and the sorted copies, about 40 bytes per spike.
-BYTES_PER_RECORDED_SPIKE = 40
+# Writing the spike file happens after the network is released (network.release), in blocks of
+# neurons of at most output.SORT_BLOCK_SPIKES spikes, so it adds nothing to the network's peak; its own
+# peak is the process without a network (FINISH_BASE_MB: Python, NumPy, NEST's and netCDF's libraries,
+# measured after a run's release) plus one block (output.FINISH_PEAK_MB at most).
+FINISH_BASE_MB = 200.0
 # Connecting a neuron to the spike recorder costs NEST 3.10 a connector to devices per neuron, whose
 # first block holds 1 024 connections. Measured (VmHWM slope between 10 000 and 30 000 recorded
 # neurons of 40 000, 2 threads, standalone NEST script): 24.8 kB per neuron with the recorder's
@@ -68,11 +70,24 @@ BYTES_PER_RECORDED_NEURON = {"static_synapse": 24.8e3, "static_synapse_hpc": 8.4
 
 def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
                      expected_spikes: float = 0.0, synapse_model: str = "static_synapse_hpc") -> float:
-    """Estimated peak resident memory (MB) of a run with this many synapses, neurons and recorded spikes."""
+    """Estimated peak resident memory (MB) of a run with this many synapses, neurons and recorded spikes.
+
+    The larger of the network's peak (construction and simulation) and that of writing the spike
+    file, which does not grow with the length of the run (see ``FINISH_BASE_MB``).
+    """
     a, per_synapse, per_neuron = _COEF[synapse_model]
-    return float(a + per_synapse * n_synapses + per_neuron * n_neurons
-                 + (BYTES_PER_RECORDED_NEURON[synapse_model] * recorded_neurons
-                    + BYTES_PER_RECORDED_SPIKE * expected_spikes) / 2**20)
+    network = float(a + per_synapse * n_synapses + per_neuron * n_neurons
+                    + BYTES_PER_RECORDED_NEURON[synapse_model] * recorded_neurons / 2**20)
+    return max(network, finish_mb(expected_spikes) if recorded_neurons else 0.0)
+
+
+def finish_mb(expected_spikes: float) -> float:
+    """Peak memory (MB) of writing the spike file of a run with this many spikes (after the network is released)."""
+    from . import output
+
+    block = min(float(expected_spikes), output.SORT_BLOCK_SPIKES)
+    read = min(float(expected_spikes), output.READ_BLOCK)
+    return FINISH_BASE_MB + (block * output.BYTES_PER_SORTED_SPIKE + read * 3 * 8) / 2**20
 
 
 # Recording V_m and I_syn: NEST's memory backend holds a chunk's samples (sender, time and the recorded

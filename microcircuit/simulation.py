@@ -116,6 +116,7 @@ def simulate(config: Config, output_dir: str | Path | None = "output", overwrite
                              rank=parallel.rank(), size=n_procs, vm_neurons=net.local_vm_neurons(),
                              onsets=config.stimulus.thalamic_onsets())
     t_reached, status = runloop.run(net, config, writer, progress)
+    network.release()  # the spike file is written without the network in memory (see network.release)
 
     result = RunResult(config=config, derived=derived, spikes_path=None, t_reached=t_reached, status=status,
                        timings=net.timings, spikes=dict(net.spikes), kernel=kernel, estimated_mb=plan.memory_mb,

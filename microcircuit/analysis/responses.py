@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..output import stored_config
-from .stationary import neuron_index, population_names, window as analysis_window
+from .stationary import _spikes, population_names, window as analysis_window
 
 
 def stimulus_onsets(ds: xr.Dataset) -> np.ndarray:
@@ -79,9 +79,9 @@ def stimulus_response(ds: xr.Dataset, onsets=None, window: tuple[float, float] =
     n_bins = int(round((hi - lo) / bin_size))
     lags = lo + bin_size * np.arange(n_bins)
     names = population_names(ds)
-    pops = ds["population"].values.astype(str)
-    owner = pops[neuron_index(ds)]
-    times = ds["spike_time"].values
+    pops = np.atleast_1d(ds["population"].values).astype(str)
+    index, times = _spikes(ds, t_start, t_stop)
+    owner = pops[index]
     per_trial = np.empty((len(names), usable.size, n_bins))
     for p, name in enumerate(names):
         t = times[owner == name]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .stationary import _check_window, neuron_index, population_names
+from ..output import neuron_ids
+from .stationary import _spikes, clip_window, population_names
 
 
 def population_counts(ds: xr.Dataset, t_start: float, t_stop: float, bin_size: float = 1.0) -> xr.DataArray:
@@ -23,21 +24,23 @@ def population_counts(ds: xr.Dataset, t_start: float, t_stop: float, bin_size: f
     Bins are ``[t_start + k b, t_start + (k + 1) b)``, the last one also closed on the right
     (``numpy.histogram``), up to the last whole bin before ``t_stop``.
 
+    The window is clipped to the simulated time first (:func:`~microcircuit.analysis.clip_window`).
+
     Returns
     -------
     xarray.DataArray
         ``(population, time)``, integer counts; ``time`` holds the bin starts (ms); coordinate
         ``n_neurons`` (population).
     """
-    _check_window(t_start, t_stop)
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
     n_bins = int(np.floor((t_stop - t_start) / bin_size + 1e-9))
     if n_bins < 1:
         raise ValueError(f"window [{t_start}, {t_stop}] ms holds no whole {bin_size} ms bin")
     edges = t_start + bin_size * np.arange(n_bins + 1)
     names = population_names(ds)
-    pops = ds["population"].values.astype(str)
-    owner = pops[neuron_index(ds)]
-    times = ds["spike_time"].values
+    pops = np.atleast_1d(ds["population"].values).astype(str)
+    index, times = _spikes(ds, edges[0], edges[-1])
+    owner = pops[index]
     counts = np.array([np.histogram(times[owner == name], edges)[0] for name in names])
     return xr.DataArray(counts, dims=("population", "time"), name="spike_count",
                         coords={"population": names, "time": ("time", edges[:-1], {"units": "ms", "long_name": "bin start"}),
@@ -55,7 +58,7 @@ def power_spectrum(ds: xr.Dataset, t_start: float, t_stop: float, bin_size: floa
     ds : xarray.Dataset
         Spike Dataset.
     t_start, t_stop : float
-        Analysis window (ms); only whole segments are used.
+        Analysis window (ms), clipped to the simulated time; only whole segments are used.
     bin_size : float
         Bin width of the counts (ms); the spectrum reaches up to ``500 / bin_size`` Hz.
     segment : float
@@ -84,6 +87,7 @@ def power_spectrum(ds: xr.Dataset, t_start: float, t_stop: float, bin_size: floa
     >>> round(float(p.sel(frequency=slice(10, 490)).mean()), 3)
     0.008
     """
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
     counts = population_counts(ds, t_start, t_stop, bin_size)
     per_segment = int(round(segment / bin_size))
     if per_segment < 2 or counts.sizes["time"] < per_segment:

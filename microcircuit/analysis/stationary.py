@@ -28,6 +28,8 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ..output import STATUS_COMPLETE, SpikeSelectionError, neuron_ids, spike_positions
+
 OBSERVABLES = ("rate", "cv", "cc")
 """Names of the three validation observables, as variables of :func:`statistics`."""
 
@@ -49,7 +51,59 @@ CC_SAMPLE_SEED = 12345
 
 
 class IncompleteRunWarning(UserWarning):
-    """The spike file is of a run that stopped early: analyses use the part that was simulated."""
+    """The analysis window is not wholly simulated: the run stopped early, or the window reaches beyond it.
+
+    The analysis then uses the simulated part of the window (see :func:`clip_window`).
+    """
+
+
+def _simulated_end(ds: xr.Dataset) -> float | None:
+    """Model time (ms) up to which the run of ``ds`` was simulated; None when the Dataset does not say."""
+    if "t_simulated" in ds.attrs:  # every spike file has it
+        return float(ds.attrs["t_simulated"])
+    return None
+
+
+def clip_window(ds: xr.Dataset, t_start: float, t_stop: float, warn: bool = True) -> tuple[float, float]:
+    """The part of the window ``[t_start, t_stop]`` (ms) that the run of ``ds`` simulated.
+
+    This is the one rule of every analysis function that takes a window: a window that reaches
+    beyond the simulated time (``[0, t_simulated]``; for a run stopped by Ctrl-C, up to where it
+    stopped) is clipped to it with an :class:`IncompleteRunWarning` (unless ``warn`` is False),
+    so that rates are divided by the time actually simulated; a window without any simulated time
+    is an error. A Dataset that does not say how long it was simulated (no ``t_simulated``
+    attribute, e.g. one built by hand) is taken as covering the window.
+
+    Raises
+    ------
+    ValueError
+        The window is empty, or holds no simulated time.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(attrs={"t_start": 500.0, "t_stop": 1500.0, "t_simulated": 1100.0,
+    ...                        "status": "incomplete: interrupted by SIGINT at t = 1100 ms"})
+    >>> clip_window(ds, 500.0, 1500.0, warn=False)
+    (500.0, 1100.0)
+    """
+    _check_window(t_start, t_stop)
+    t_start, t_stop = float(t_start), float(t_stop)
+    end = _simulated_end(ds)
+    if end is None:
+        return t_start, t_stop
+    status = str(ds.attrs.get("status", STATUS_COMPLETE))
+    if t_start >= end or t_stop <= 0.0:
+        what = f"the run stopped at t = {end:g} ms ({status})" if status != STATUS_COMPLETE else \
+            f"the run simulated [0, {end:g}] ms"
+        raise ValueError(f"nothing was simulated in the window [{t_start:g}, {t_stop:g}] ms: {what}")
+    lo, hi = max(t_start, 0.0), min(t_stop, end)
+    if warn and (lo, hi) != (t_start, t_stop):
+        why = (f"the run is incomplete ({status})" if status != STATUS_COMPLETE else
+               f"the window reaches beyond the simulated time [0, {end:g}] ms")
+        warnings.warn(f"{why}; analysing the simulated part [{lo:g}, {hi:g}] ms of the window "
+                      f"[{t_start:g}, {t_stop:g}] ms", IncompleteRunWarning, stacklevel=3)
+    return lo, hi
 
 
 def window(ds: xr.Dataset, warn: bool = True) -> tuple[float, float]:
@@ -72,22 +126,12 @@ def window(ds: xr.Dataset, warn: bool = True) -> tuple[float, float]:
     >>> window(ds, warn=False)
     (500.0, 600.0)
     """
-    t_start, t_stop = float(ds.attrs["t_start"]), float(ds.attrs["t_stop"])
-    status = str(ds.attrs.get("status", "complete"))
-    if "t_simulated" in ds.attrs and float(ds.attrs["t_simulated"]) < t_stop:
-        t_stop = float(ds.attrs["t_simulated"])
-        if t_stop <= t_start:
-            raise ValueError(f"the run stopped at t = {t_stop:g} ms, before its analysis window began at "
-                             f"{t_start:g} ms ({status}): there is nothing to analyse")
-        if warn:
-            warnings.warn(f"the run is incomplete ({status}); analysing its simulated part "
-                          f"[{t_start:g}, {t_stop:g}] ms", IncompleteRunWarning, stacklevel=2)
-    return t_start, t_stop
+    return clip_window(ds, float(ds.attrs["t_start"]), float(ds.attrs["t_stop"]), warn=warn)
 
 
 def neuron_index(ds: xr.Dataset) -> np.ndarray:
-    """Index into ``neuron`` of every entry of ``spike_time``."""
-    return np.repeat(np.arange(ds.sizes["neuron"]), ds["spike_count"].values)
+    """Position along ``neuron`` of every spike of the Dataset's neurons (see :func:`spike_positions`)."""
+    return spike_positions(ds)[0]
 
 
 def _check_window(t_start: float, t_stop: float) -> None:
@@ -95,30 +139,47 @@ def _check_window(t_start: float, t_stop: float) -> None:
         raise ValueError(f"empty analysis window [{t_start}, {t_stop}] ms")
 
 
+def _spikes(ds: xr.Dataset, t_start: float, t_stop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Position along ``neuron`` and time of every spike of the Dataset's neurons with ``t_start <= t <= t_stop``."""
+    index, spike = spike_positions(ds)
+    times = np.asarray(ds["spike_time"].values)[spike]
+    inside = (times >= t_start) & (times <= t_stop)
+    return index[inside], times[inside]
+
+
 def _windowed(ds: xr.Dataset, t_start: float, t_stop: float) -> tuple[np.ndarray, np.ndarray]:
     """Neuron index and time of every spike with ``t_start <= t <= t_stop``, sorted by (neuron, time)."""
-    times = ds["spike_time"].values
-    index = neuron_index(ds)
-    inside = (times >= t_start) & (times <= t_stop)
-    times, index = times[inside], index[inside]
+    index, times = _spikes(ds, t_start, t_stop)
     order = np.lexsort((times, index))
     return index[order], times[order]
 
 
+def n_neurons(ds: xr.Dataset) -> int:
+    return int(neuron_ids(ds).size)
+
+
 def _neuron_coords(ds: xr.Dataset) -> dict:
-    return {"neuron": ds["neuron"], "population": ds["population"]}
+    return {"neuron": ("neuron", neuron_ids(ds), dict(ds["neuron"].attrs)),
+            "population": ("neuron", np.atleast_1d(ds["population"].values).astype(str))}
 
 
 def spike_counts(ds: xr.Dataset, t_start: float, t_stop: float) -> xr.DataArray:
-    """Number of spikes of every neuron with ``t_start <= t <= t_stop`` (silent neurons give 0)."""
-    times = ds["spike_time"].values
-    inside = (times >= t_start) & (times <= t_stop)
-    counts = np.bincount(neuron_index(ds)[inside], minlength=ds.sizes["neuron"])
-    return xr.DataArray(counts, dims="neuron", coords=_neuron_coords(ds), name="spike_count")
+    """Number of spikes of every neuron with ``t_start <= t <= t_stop`` (silent neurons give 0).
+
+    The window is clipped to the simulated time (:func:`clip_window`).
+    """
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
+    index, _ = _spikes(ds, t_start, t_stop)
+    counts = np.bincount(index, minlength=n_neurons(ds))
+    return xr.DataArray(counts, dims="neuron", coords=_neuron_coords(ds), name="spike_count",
+                        attrs={"t_start": t_start, "t_stop": t_stop})
 
 
 def firing_rates(ds: xr.Dataset, t_start: float, t_stop: float) -> xr.DataArray:
     """Per-neuron firing rate (spikes/s) in ``[t_start, t_stop]``; silent neurons count as 0.
+
+    The window is clipped to the simulated time (:func:`clip_window`), so an interrupted run's
+    rates are its spike counts over the time it simulated.
 
     Parameters
     ----------
@@ -141,24 +202,24 @@ def firing_rates(ds: xr.Dataset, t_start: float, t_stop: float) -> xr.DataArray:
     >>> firing_rates(ds, 0.0, 1000.0).values
     array([2., 0.])
     """
-    _check_window(t_start, t_stop)
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
     duration_s = (t_stop - t_start) / 1000.0
     rates = spike_counts(ds, t_start, t_stop) / duration_s
     rates.name = "rate"
-    rates.attrs["units"] = "spikes/s"
+    rates.attrs.update(units="spikes/s", t_start=t_start, t_stop=t_stop)
     return rates
 
 
 def population_names(ds: xr.Dataset) -> list[str]:
     """Population names in the order in which they first appear along ``neuron``."""
-    names = ds["population"].values.astype(str)
+    names = np.atleast_1d(ds["population"].values).astype(str)
     _, first = np.unique(names, return_index=True)
     return [names[i] for i in sorted(first)]
 
 
 def population_mean_rates(ds: xr.Dataset, t_start: float, t_stop: float) -> xr.DataArray:
     """Mean over neurons of the per-neuron rate, per population (spikes/s)."""
-    rates = firing_rates(ds, t_start, t_stop)
+    rates = firing_rates(ds, t_start, t_stop)  # clips the window
     means = rates.groupby("population").mean()
     means = means.sel(population=population_names(ds))
     means.name = "mean_rate"
@@ -200,10 +261,10 @@ def isi_cvs(ds: xr.Dataset, t_start: float, t_stop: float, min_spikes: int = 3) 
     >>> isi_cvs(ds, 0.0, 100.0).values
     array([0. , 0.5, nan])
     """
-    _check_window(t_start, t_stop)
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
     if min_spikes < 2:
         raise ValueError("min_spikes must be at least 2 (one interval)")
-    n = ds.sizes["neuron"]
+    n = n_neurons(ds)
     index, times = _windowed(ds, t_start, t_stop)
     same = index[1:] == index[:-1]
     isi = np.diff(times)[same]
@@ -241,13 +302,13 @@ def binned_counts(ds: xr.Dataset, neurons: np.ndarray, t_start: float, t_stop: f
     numpy.ndarray
         Shape ``(len(neurons), n_bins)``, integer counts.
     """
-    _check_window(t_start, t_stop)
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
     n_bins = int(np.floor((t_stop - t_start) / bin_size + 1e-9))
     if n_bins < 2:
         raise ValueError(f"window [{t_start}, {t_stop}] ms holds fewer than two {bin_size} ms bins")
     t_last = t_start + n_bins * bin_size
     neurons = np.asarray(neurons, dtype=np.int64)
-    slot = np.full(ds.sizes["neuron"], -1)
+    slot = np.full(n_neurons(ds), -1)
     slot[neurons] = np.arange(neurons.size)
     index, times = _windowed(ds, t_start, t_last)
     keep = slot[index] >= 0
@@ -272,7 +333,7 @@ def correlation_sample(ds: xr.Dataset, sample_size: int = CC_SAMPLE_SIZE,
     if sample_size < 2:
         raise ValueError("sample_size must be at least 2 (one pair)")
     rng = np.random.default_rng(rng)
-    names = ds["population"].values.astype(str)
+    names = np.atleast_1d(ds["population"].values).astype(str)
     sample = {}
     for pop in population_names(ds):
         members = np.flatnonzero(names == pop)
@@ -323,8 +384,9 @@ def spike_count_correlations(ds: xr.Dataset, t_start: float, t_stop: float, bin_
     >>> cc["neuron_a"].values, cc["neuron_b"].values
     (array([1, 1, 2]), array([2, 3, 3]))
     """
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
     sample = correlation_sample(ds, sample_size, rng)
-    ids = ds["neuron"].values
+    ids = neuron_ids(ds)
     values, pops, first, second = [], [], [], []
     for pop, members in sample.items():
         counts = binned_counts(ds, members, t_start, t_stop, bin_size).astype(float)
@@ -376,6 +438,7 @@ def statistics(ds: xr.Dataset, t_start: float, t_stop: float, bin_size: float = 
     >>> st["rate"].values, st["cc"].values
     (array([300., 300.]), array([1.]))
     """
+    t_start, t_stop = clip_window(ds, t_start, t_stop)
     rates = firing_rates(ds, t_start, t_stop)
     cvs = isi_cvs(ds, t_start, t_stop)
     ccs = spike_count_correlations(ds, t_start, t_stop, bin_size=bin_size, sample_size=sample_size, rng=rng)

@@ -23,6 +23,7 @@ DATA_FILE = "analysis.nc"
 SPECTRA_FILE = "power_spectra.png"
 DESCRIPTION = f"""\
 Summarise a run from its spike file: per population the mean firing rate, the irregularity (ISI CV),
+PD14's synchrony and whether the population is asynchronous-irregular (and the network's AIness),
 the spike-count correlations and the largest peak of the power spectrum; for runs with thalamic
 pulses, the trial-averaged response and its latencies. Writes the figures (raster, box plot, V_m
 traces, response, power spectra with the mean-field prediction), the summary as text
@@ -97,6 +98,10 @@ def _analyse(args, ds: xr.Dataset, path: Path, window: tuple[float, float], note
                           f"the end of the simulated time")
     stats = analysis.statistics(ds, t_start, t_stop)
     summary = analysis.population_summary(stats)
+    regime = analysis.ainess(ds, t_start, t_stop)
+    for name in ("irregularity", "synchrony", "ai"):
+        summary[name] = regime[name]
+    summary["ainess"] = regime["ainess"]
     spectrum = predicted = peaks = None
     if t_stop - t_start >= args.segment:
         spectrum = analysis.power_spectrum(ds, t_start, t_stop, segment=args.segment)
@@ -145,16 +150,17 @@ def report(ds, window, summary, peaks, predicted, latency, response, notes) -> s
     t0, t1 = window
     lines = [plots.run_title(ds.attrs) or "run", f"window [{t0:g}, {t1:g}] ms ({(t1 - t0) / 1000:g} s)"]
     lines += [f"note: {n}" for n in notes]
-    head = (f"{'population':<10} {'neurons':>7} {'rate':>7} {'sd':>7} {'silent':>7} {'CV':>6} {'CC mean':>9} "
-            f"{'CC sd':>8} {'peak':>6} {'peak/':>6} {'theory':>7}")
-    unit = (f"{'':<10} {'':>7} {'(1/s)':>7} {'(1/s)':>7} {'(%)':>7} {'median':>6} {'(1e-3)':>9} {'(1e-3)':>8} "
-            f"{'(Hz)':>6} {'median':>6} {'(Hz)':>7}")
+    head = (f"{'population':<10} {'neurons':>7} {'rate':>7} {'sd':>7} {'silent':>7} {'CV':>6} {'irreg.':>6} "
+            f"{'sync':>6} {'AI':>3} {'CC mean':>9} {'CC sd':>8} {'peak':>6} {'peak/':>6} {'theory':>7}")
+    unit = (f"{'':<10} {'':>7} {'(1/s)':>7} {'(1/s)':>7} {'(%)':>7} {'median':>6} {'':>6} {'':>6} {'':>3} "
+            f"{'(1e-3)':>9} {'(1e-3)':>8} {'(Hz)':>6} {'median':>6} {'(Hz)':>7}")
     lines += ["", head, unit]
     theory_peaks = analysis.spectral_peaks(predicted) if predicted is not None else None
     for pop in summary["population"].values:
         s = summary.sel(population=pop)
         row = (f"{pop!s:<10} {int(s.n_neurons):>7} {float(s.rate_mean):>7.3f} {float(s.rate_sd):>7.3f} "
-               f"{100 * float(s.silent_fraction):>7.1f} {_num(s.cv_median, 6, 2)} {_num(s.cc_mean * 1e3, 9, 3)} "
+               f"{100 * float(s.silent_fraction):>7.1f} {_num(s.cv_median, 6, 2)} {_num(s.irregularity, 6, 2)} "
+               f"{_num(s.synchrony, 6, 2)} {'yes' if bool(s.ai) else 'no':>3} {_num(s.cc_mean * 1e3, 9, 3)} "
                f"{_num(s.cc_sd * 1e3, 8, 3)}")
         if peaks is not None:
             p = peaks.sel(population=pop)
@@ -162,10 +168,13 @@ def report(ds, window, summary, peaks, predicted, latency, response, notes) -> s
             row += (f" {float(theory_peaks.sel(population=pop).peak_frequency):>7.0f}" if theory_peaks is not None
                     else f" {'-':>7}")
         lines.append(row)
-    lines += ["", "rate: mean over neurons (sd over neurons, silent ones included); CV: median ISI CV of neurons with "
-              ">= 3 spikes; CC: Pearson correlation of 2 ms spike counts, pairs of a sample of 100 neurons; peak: "
-              "largest peak of the power spectrum above 10 Hz, its height over the spectrum's median, and the peak of "
-              "the mean-field prediction"]
+    lines += ["", f"AIness {float(summary['ainess']):.0f} %: the share of populations in the asynchronous-irregular "
+              "state (AI: rate < 30 spikes/s, 0.7 <= irregularity <= 1.2, synchrony < 8; Potjans & Diesmann 2014)",
+              "", "rate: mean over neurons (sd over neurons, silent ones included); CV: median ISI CV of neurons with "
+              ">= 3 spikes; irreg.: mean ISI CV and sync: variance / mean of the population's spike count in 3 ms "
+              "bins, both of a sample of 1000 neurons per population (PD14); CC: Pearson correlation of 2 ms spike "
+              "counts, pairs of a sample of 100 neurons; peak: largest peak of the power spectrum above 10 Hz, its "
+              "height over the spectrum's median, and the peak of the mean-field prediction"]
     if latency is not None:
         r = response.attrs
         lines += ["", f"response to {r['n_trials']} thalamic pulses (trial average, {r['bin_size']:g} ms bins; "
@@ -214,6 +223,9 @@ def _write_data(path: Path, ds, window, summary, spectrum, predicted, response, 
         out[var].attrs = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in out[var].attrs.items()}
     if "responds" in out:  # NetCDF has no booleans
         out["responds"] = out["responds"].astype("i1").assign_attrs(long_name="1: the population responds")
+    if "ai" in out:
+        out["ai"] = out["ai"].astype("i1").assign_attrs(long_name="1: asynchronous-irregular (" +
+                                                        out["ai"].attrs.get("long_name", "") + ")")
     write_atomic(out, path)
     return path
 

@@ -48,10 +48,10 @@ def raster_plot(ds: xr.Dataset, t_start: float, t_stop: float, every: int | None
     ax = ax if ax is not None else fig.add_subplot()
     names = analysis.population_names(ds)
     types = population_types(ds, names)
-    pops = ds["population"].values.astype(str)
+    pops = np.atleast_1d(ds["population"].values).astype(str)
     n = pops.size
-    times = ds["spike_time"].values
-    position = analysis.neuron_index(ds)
+    position, spike = analysis.spike_positions(ds)
+    times = np.asarray(ds["spike_time"].values)[spike]
     inside = (times >= t_start) & (times <= t_stop)
     for name, kind in zip(names, types):
         sel = inside & (pops[position] == name)
@@ -143,7 +143,7 @@ def vm_traces(ds: xr.Dataset, t_start: float, t_stop: float, per_population: int
     Parameters
     ----------
     ds : xarray.Dataset
-        A spike file with ``V_m(time, vm_neuron)`` (``python -m microcircuit.run --record-vm N``).
+        A spike file with ``V_m(vm_time, vm_neuron)`` (``python -m microcircuit.run --record-vm N``).
     t_start, t_stop : float
         Time window (ms, absolute time).
     per_population : int
@@ -157,7 +157,7 @@ def vm_traces(ds: xr.Dataset, t_start: float, t_stop: float, per_population: int
         raise ValueError(f"this spike file has no membrane potentials (record them with {option('record_vm')})")
     if not t_stop > t_start:
         raise ValueError(f"empty window [{t_start}, {t_stop}] ms")
-    vm = ds["V_m"].sel(time=slice(t_start, t_stop))
+    vm = ds["V_m"].sel(vm_time=slice(t_start, t_stop))
     names = [n for n in analysis.population_names(ds) if n in set(ds["vm_population"].values.astype(str))]
     types = population_types(ds, names)
     threshold = _threshold(ds)
@@ -169,7 +169,7 @@ def vm_traces(ds: xr.Dataset, t_start: float, t_stop: float, per_population: int
         for k, nid in enumerate(ids):
             shade = 1.0 - 0.3 * k
             trace = vm.sel(vm_neuron=nid)
-            line, = ax.plot(trace["time"], trace, color=color(kind), alpha=shade, linewidth=0.7)
+            line, = ax.plot(trace["vm_time"], trace, color=color(kind), alpha=shade, linewidth=0.7)
             t = spikes.times(neuron=int(nid)).values
             t = t[(t >= t_start) & (t <= t_stop)]
             if threshold is not None and t.size:
@@ -186,7 +186,7 @@ def vm_traces(ds: xr.Dataset, t_start: float, t_stop: float, per_population: int
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=7, frameon=False)
     shown = min(per_population, max(int((ds["vm_population"] == n).sum()) for n in names))
     lines = [run_title(ds.attrs), f"V_m of {shown} neuron{'s' if shown > 1 else ''} per population (sampled every "
-             f"{float(ds['time'][1] - ds['time'][0]) if ds.sizes['time'] > 1 else 0:g} ms) in "
+             f"{float(ds['vm_time'][1] - ds['vm_time'][0]) if ds.sizes['vm_time'] > 1 else 0:g} ms) in "
              f"[{t_start:g}, {t_stop:g}] ms"]
     note = incomplete_note(ds.attrs)
     fig.suptitle("\n".join([*filter(None, lines), *([note] if note else [])]), fontsize=8)

@@ -9,7 +9,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .. import analysis
-from ..output import load_spikes, stored_config
+from ..output import load_spikes, stored_config, upgrade
 from .activity import raster_plot, rate_box_plot, vm_traces
 from .responses import stimulus_response_plot
 from .style import decorate, incomplete_note, population_types, run_title
@@ -61,11 +61,11 @@ def save_run_figures(spikes_path: str | Path, dpi: float = 300,
     box = rate_box_plot(rates, types=population_types(ds, analysis.population_names(ds)))
     decorate(box, box.axes[0], ds.attrs, f"per-neuron firing rates in [{t_start:g}, {t_stop:g}] ms")
     written.append(_save(box, folder / BOX_FILE, dpi))
-    if ds.sizes.get("time", 0) > 1:  # membrane potentials were recorded
+    if ds.sizes.get("vm_time", 0) > 1:  # membrane potentials were recorded
         t_vm = min(t_stop, t_start + VM_WINDOW_MS)
         with xr.open_dataset(spikes_path, engine="netcdf4") as full:
-            window = full[["V_m"]].sel(time=slice(t_start, t_vm)).load()
-        if window.sizes["time"] > 1:
+            window = upgrade(full[["V_m"]]).sel(vm_time=slice(t_start, t_vm)).load()
+        if window.sizes["vm_time"] > 1:
             written.append(_save(vm_traces(ds.assign(V_m=window["V_m"]), t_start, t_vm), folder / VM_FILE, dpi))
     figure = response_figure(ds, response_window)
     if figure is not None:

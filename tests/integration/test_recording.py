@@ -45,7 +45,7 @@ def test_membrane_potential_obeys_threshold_and_refractoriness(runs, neuron):
     p = NeuronParams()
     vm = ds["V_m"]
     assert float(vm.max()) < p.V_th
-    steps = np.round(ds["time"].values / H).astype(int)
+    steps = np.round(ds["vm_time"].values / H).astype(int)
     refractory = int(round(p.t_ref / H))
     checked = 0
     for k, nid in enumerate(ds["vm_neuron"].values):
@@ -86,11 +86,11 @@ def test_recording_does_not_change_the_spikes(runs):
 
 def test_file_layout_and_the_choice_of_neurons(runs):
     ds = runs["nestml"]
-    assert ds["V_m"].dims == ("time", "vm_neuron") and ds["I_syn"].dims == ("time", "vm_neuron")
-    assert ds["V_m"].attrs["units"] == "mV" and ds["I_syn"].attrs["units"] == "pA" and ds["time"].attrs["units"] == "ms"
+    assert ds["V_m"].dims == ("vm_time", "vm_neuron") and ds["I_syn"].dims == ("vm_time", "vm_neuron")
+    assert ds["V_m"].attrs["units"] == "mV" and ds["I_syn"].attrs["units"] == "pA" and ds["vm_time"].attrs["units"] == "ms"
     assert "vm_population" in ds.coords
     # samples every interval from one interval on; NEST delivers the last one (t_end) only with a next chunk
-    np.testing.assert_allclose(ds["time"].values, H * np.arange(1, 4000))
+    np.testing.assert_allclose(ds["vm_time"].values, H * np.arange(1, 4000))
     # N neurons per population, the ones derive() picks for this table, scale and seed
     sizes = [int((ds["population"] == p).sum()) for p in ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]]
     first = np.cumsum([0] + sizes[:-1]) + 1
@@ -129,6 +129,6 @@ def test_a_killed_run_keeps_and_recovers_its_samples(tmp_path):
     assert rec.returncode == 0, rec.stderr
     ds = xr.open_dataset(out / "spikes.nc")
     t = float(ds.attrs["t_simulated"])
-    assert ds.sizes["vm_neuron"] == 16 and ds.sizes["time"] >= 100
-    assert float(ds["time"][-1]) <= t and float(ds["time"][-1]) >= t - 20.0  # chunks of 20 ms
+    assert ds.sizes["vm_neuron"] == 16 and ds.sizes["vm_time"] >= 100
+    assert float(ds["vm_time"][-1]) <= t and float(ds["vm_time"][-1]) >= t - 20.0  # chunks of 20 ms
     assert np.all(np.isfinite(ds["V_m"].values))

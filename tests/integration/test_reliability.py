@@ -4,6 +4,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from microcircuit.output import partial_path
 pytestmark = pytest.mark.slow
 
 SHORT = ["--t-presim", "100", "--t-sim", "300", "--no-plots", "--quiet"]
-TIMESTAMPS = ("date_created", "wall_time_s")  # the only attributes allowed to differ between equal runs
+TIMESTAMPS = ("date_created", "wall_time_s", "history")  # the only attributes allowed to differ between equal runs
 
 
 def run_cli(*args, **kwargs):
@@ -77,23 +78,33 @@ def _start_long_run(out, *extra):
     raise AssertionError(f"run ended before simulating: {proc.communicate()[1]}")
 
 
-@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_run_leaves_a_valid_incomplete_file(tmp_path, sig, status):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory):
+    """A run stopped by a real SIGINT after a few of its 20 ms chunks: (spike file, exit status, stderr)."""
+    out = tmp_path_factory.mktemp("sigint") / "run"
     proc = _start_long_run(out)
-    proc.send_signal(sig)
+    proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=600)
-    assert proc.returncode == status, err
+    return out / "spikes.nc", proc.returncode, err
+
+
+def _check_interrupted_file(path, sig, status, returncode, err):
+    assert returncode == status, err
     assert "holds the spikes up to there" in err.strip().splitlines()[-1]
-    ds = mc.load_spikes(out / "spikes.nc")
+    ds = mc.load_spikes(path)
     t = float(ds.attrs["t_simulated"])
     assert ds.attrs["status"] == f"incomplete: interrupted by {sig.name} at t = {t:g} ms"
     assert 200.0 <= t < 2100.0
     times = ds["spike_time"].values
     assert times.size > 0 and times.max() <= t
     assert times.max() > t - 5.0  # spikes right up to the interruption (~25 spikes per ms at this scale)
-    assert not partial_path(out / "spikes.nc").exists()
+    assert not partial_path(path).exists()
+    return ds, t, times
 
+
+def test_sigint_leaves_a_valid_incomplete_file(interrupted):
+    path, returncode, err = interrupted
+    ds, t, times = _check_interrupted_file(path, signal.SIGINT, 130, returncode, err)
     # analysing the file uses the simulated part of the window, and says so
     with pytest.warns(analysis.IncompleteRunWarning, match="incomplete"):
         t0, t1 = analysis.window(ds)
@@ -101,9 +112,54 @@ def test_interrupted_run_leaves_a_valid_incomplete_file(tmp_path, sig, status):
     rates = analysis.firing_rates(ds, t0, t1)
     inside = (times >= t0) & (times <= t1)
     assert float(rates.sum()) == pytest.approx(inside.sum() / ((t1 - t0) / 1000.0))
-    # the planned window would dilute the rates by the unsimulated time (2100 ms planned)
-    planned = analysis.firing_rates(ds, 100.0, float(ds.attrs["t_stop"]))
-    assert float(planned.mean()) < 0.9 * float(rates.mean())
+    # the planned window (2100 ms) is clipped to the simulated time: the same rates, with a warning
+    with pytest.warns(analysis.IncompleteRunWarning, match=rf"simulated part \[100, {t:g}\] ms"):
+        planned = analysis.firing_rates(ds, 100.0, float(ds.attrs["t_stop"]))
+    np.testing.assert_array_equal(planned.values, rates.values)
+
+
+def test_sigterm_leaves_a_valid_incomplete_file(tmp_path):
+    out = tmp_path / "run"
+    proc = _start_long_run(out)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=600)
+    _check_interrupted_file(out / "spikes.nc", signal.SIGTERM, 143, proc.returncode, err)
+
+
+def _windowed_functions():
+    """Every public function that takes an analysis window, called on (ds, t_start, t_stop)."""
+    from microcircuit import convert
+
+    return {
+        "spike_counts": lambda ds, a, b: analysis.spike_counts(ds, a, b).values,
+        "firing_rates": lambda ds, a, b: analysis.firing_rates(ds, a, b).values,
+        "population_mean_rates": lambda ds, a, b: analysis.population_mean_rates(ds, a, b).values,
+        "isi_cvs": lambda ds, a, b: analysis.isi_cvs(ds, a, b).values,
+        "binned_counts": lambda ds, a, b: analysis.binned_counts(ds, np.arange(50), a, b),
+        "spike_count_correlations": lambda ds, a, b: analysis.spike_count_correlations(ds, a, b, sample_size=20).values,
+        "statistics": lambda ds, a, b: analysis.statistics(ds, a, b, sample_size=20)["rate"].values,
+        "population_counts": lambda ds, a, b: analysis.population_counts(ds, a, b).values,
+        "power_spectrum": lambda ds, a, b: analysis.power_spectrum(ds, a, b, segment=50.0).values,
+        "convert.binned_counts": lambda ds, a, b: convert.binned_counts(ds, 2.0, a, b).values,
+        "convert.to_spiketrains": lambda ds, a, b: [len(s) for s in convert.to_spiketrains(ds, a, b)],
+    }
+
+
+@pytest.mark.parametrize("name", list(_windowed_functions()))
+def test_every_windowed_function_clips_to_the_simulated_time(interrupted, name):
+    """The one window rule on a file stopped by SIGINT at t: a window reaching past t gives the result of
+    [t_start, t] with an IncompleteRunWarning; a window after t is an error, not an empty result."""
+    f = _windowed_functions()[name]
+    ds = mc.load_spikes(interrupted[0])
+    t = float(ds.attrs["t_simulated"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the simulated part alone: no warning
+        expected = f(ds, 100.0, t)
+    with pytest.warns(analysis.IncompleteRunWarning, match=rf"analysing the simulated part \[100, {t:g}\] ms"):
+        clipped = f(ds, 100.0, float(ds.attrs["t_stop"]))
+    np.testing.assert_array_equal(np.asarray(clipped, dtype=float), np.asarray(expected, dtype=float))
+    with pytest.raises(ValueError, match=rf"nothing was simulated in the window \[{t + 10:g}, {t + 110:g}\] ms"):
+        f(ds, t + 10.0, t + 110.0)
 
 
 def test_killed_run_is_recoverable(tmp_path):

@@ -80,7 +80,7 @@ def test_two_ranks_give_the_spikes_of_one_process_with_two_threads(runs, case):
     two, one, _ = runs(case)
     assert two.sizes["spike"] > 500  # an active network: two empty files would match trivially
     if "V_m" in one:  # the V_m of neurons on both ranks, merged into one array
-        assert two.sizes["vm_neuron"] == 24 and two.sizes["time"] > 300
+        assert two.sizes["vm_neuron"] == 24 and two.sizes["vm_time"] > 300
     xr.testing.assert_identical(without_differences(two), without_differences(one))
     assert (two.attrs["mpi_processes"], two.attrs["threads"], two.attrs["virtual_processes"]) == (2, 1, 2)
     assert (one.attrs["mpi_processes"], one.attrs["threads"], one.attrs["virtual_processes"]) == (1, 2, 2)

@@ -34,13 +34,13 @@ def poisson_trains(rng, n: int, rate_hz: float, t_stop: float) -> list[np.ndarra
     return trains
 
 
-@pytest.mark.parametrize("module", ["stationary", "spectra", "responses"])
+@pytest.mark.parametrize("module", ["stationary", "spectra", "responses", "regime"])
 def test_doctests(module):
     import importlib
 
     result = doctest.testmod(importlib.import_module(f"microcircuit.analysis.{module}"),
                              optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 6 and result.failed == 0
+    assert result.attempted >= 3 and result.failed == 0
 
 
 # ---------------------------------------------------------------- rates
@@ -244,7 +244,7 @@ def test_window_of_complete_incomplete_and_empty_runs():
     with pytest.warns(analysis.IncompleteRunWarning, match=r"SIGINT .*\[500, 600\] ms"):
         assert analysis.window(ds) == (500.0, 600.0)
     ds.attrs.update(t_simulated=400.0)
-    with pytest.raises(ValueError, match="before its analysis window began"):
+    with pytest.raises(ValueError, match=r"nothing was simulated in the window \[500, 5500\] ms: the run stopped at t = 400 ms"):
         analysis.window(ds)
 
 
@@ -260,3 +260,60 @@ def test_spikes_accessor_one_liners():
         ds.spikes.times(neuron=7)
     with pytest.raises(KeyError, match="no population 'C'"):
         ds.spikes.times(population="C")
+
+
+# ---------------------------------------------------------------- PD14's regime measures
+
+def test_synchrony_of_independent_poisson_neurons_is_one():
+    """For independent Poisson neurons the population count in 3 ms bins is Poisson: var / mean = 1.
+
+    200 neurons at 5 spikes/s over 60 s: 20 000 bins with a mean of 3; the sd of var/mean over
+    bins is about sqrt(2 / 20 000) = 0.01, so +-0.05 is 5 sd.
+    """
+    rng = np.random.default_rng(11)
+    ds = spike_dataset(poisson_trains(rng, 200, 5.0, 60000.0), ["A"] * 200, t_stop=60000.0)
+    assert float(analysis.synchrony(ds, 0.0, 60000.0)[0]) == pytest.approx(1.0, abs=0.05)
+
+
+def test_synchrony_of_identical_trains_is_the_population_size_times_that_of_one():
+    """n neurons firing the same train: the population count is n times one neuron's, so var / mean scales by n."""
+    rng = np.random.default_rng(12)
+    train = poisson_trains(rng, 1, 20.0, 10000.0)[0]
+    ds = spike_dataset([train] * 50, ["A"] * 50, t_stop=10000.0)
+    one = analysis.binned_counts(spike_dataset([train], ["A"], t_stop=10000.0), [0], 0.0, 10000.0, 3.0)[0]
+    assert float(analysis.synchrony(ds, 0.0, 10000.0)[0]) == pytest.approx(50 * one.var() / one.mean(), rel=1e-12)
+
+
+def test_the_regime_sample_is_1000_neurons_or_the_whole_population_and_reproducible():
+    ds = spike_dataset([np.array([1.0])] * 1300, ["A"] * 1200 + ["B"] * 100)
+    sample = analysis.regime_sample(ds)
+    assert sample["A"].size == 1000 and np.unique(sample["A"]).size == 1000 and sample["B"].size == 100
+    np.testing.assert_array_equal(sample["A"], analysis.regime_sample(ds)["A"])
+
+
+def test_irregularity_is_one_for_poisson_and_zero_for_regular_trains():
+    """Mean ISI CV of the sample: exponential intervals have CV 1 (200 neurons x ~100 intervals:
+    the mean CV's sd is below 0.01, +-0.05 allows for the small-sample bias of each CV, ~1 %)."""
+    rng = np.random.default_rng(13)
+    poisson = poisson_trains(rng, 200, 10.0, 10000.0)
+    regular = [np.arange(5.0, 10000.0, 100.0)] * 10
+    ds = spike_dataset(poisson + regular, ["P"] * 200 + ["R"] * 10, t_stop=10000.0)
+    irr = analysis.irregularity(ds, 0.0, 10000.0)
+    assert float(irr.sel(population="P")) == pytest.approx(1.0, abs=0.05)
+    assert float(irr.sel(population="R")) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("case, ai", [("poisson", True), ("fast", False), ("regular", False), ("synchronous", False),
+                                      ("silent", False)])
+def test_ainess_applies_pd14s_three_criteria(case, ai):
+    """AI: rate < 30 spikes/s, 0.7 <= CV <= 1.2, synchrony < 8; each case breaks one criterion
+    (by far: 60 spikes/s, CV 0, synchrony ~100) or none; a silent population is not AI."""
+    rng = np.random.default_rng(14)
+    base = poisson_trains(rng, 100, 8.0, 20000.0)
+    trains = {"poisson": base, "fast": poisson_trains(rng, 100, 60.0, 20000.0),
+              "regular": [np.arange(k, 20000.0, 125.0) for k in rng.uniform(0, 125, 100)],
+              "synchronous": [base[0]] * 100, "silent": [np.array([])] * 100}[case]
+    ds = spike_dataset(base + trains, ["ref"] * 100 + ["X"] * 100, t_stop=20000.0)
+    result = analysis.ainess(ds, 0.0, 20000.0)
+    assert bool(result["ai"].sel(population="ref")) and bool(result["ai"].sel(population="X")) == ai
+    assert float(result["ainess"]) == (100.0 if ai else 50.0) == result.attrs["ainess"]
