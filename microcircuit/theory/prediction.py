@@ -147,13 +147,14 @@ def check(config: Config, derived: Derived | None = None, prediction: xr.Dataset
     out = []
     if not bool(p["converged"]):
         out.append(f"theory found no stationary state ({p.attrs['solver']}): the network may oscillate or "
-                   f"run away; check the weights ({option('inh_psp_scale')}) and the connectivity table")
+                   f"run away; check the weights ({option('g')}) and the connectivity table")
     low = rate < SILENT_RATE
     if low.any():
         remedy = "raise their drive (background, k_scaling) or check the connectivity table"
         if net.k_scaling < 1:
             remedy += (f"; at k_scaling {net.k_scaling:g} the compensating DC assumes the table's full_mean_rate, "
-                       f"which changed weights (e.g. {option('inh_psp_scale')}) no longer produce: try k_scaling 1")
+                       f"which changed weights or input (e.g. {option('g')}, {option('bg_rate')}) may no longer "
+                       f"produce: try k_scaling 1")
         out.append(f"theory predicts {_listing(pops, rate, low)} spikes/s, i.e. silent (< {SILENT_RATE:g}): "
                    f"their input stays far below threshold; {remedy}")
     if net.neuron.t_ref > 0:
@@ -161,7 +162,7 @@ def check(config: Config, derived: Derived | None = None, prediction: xr.Dataset
         if high.any():
             out.append(f"theory predicts {_listing(pops, rate, high)} spikes/s, near the maximum "
                        f"1/t_ref = {1e3 / net.neuron.t_ref:g} spikes/s (runaway excitation); "
-                       f"strengthen inhibition ({option('inh_psp_scale')}) or check the connectivity table")
+                       f"strengthen inhibition ({option('g')}) or check the connectivity table")
     silent = p["absorbing_silent"].values
     if silent.any():
         names = ", ".join(x for x, s in zip(pops, silent) if s)
