@@ -111,6 +111,7 @@ def predict(config: Config, derived: Derived | None = None, *, table: xr.Dataset
         "theory": "diffusion approximation, Siegert rate with Fourcaud-Brunel (2002) threshold shift, "
                   "self-consistent across populations",
         "n_scaling": net.n_scaling, "k_scaling": net.k_scaling, "background": net.background,
+        "g": float(derived.g), "bg_rate": float(derived.bg_rate),  # as resolved against the table (docs/model.md §13)
         "threshold_mV": net.neuron.V_th - net.neuron.E_L,
         "solver": "; ".join(messages),
         "wall_time_s": round(time.perf_counter() - t0, 3),
@@ -277,7 +278,8 @@ def format_prediction(prediction: xr.Dataset) -> str:
     p = prediction
     a = p.attrs
     lines = [(f"mean-field prediction: n_scaling {a['n_scaling']:g}, k_scaling {a['k_scaling']:g}, "
-              f"{a['background']} background; threshold {a['threshold_mV']:g} mV above E_L"),
+              f"{a['background']} background at {a.get('bg_rate', math.nan):g} spikes/s per input, "
+              f"g {a.get('g', math.nan):g}; threshold {a['threshold_mV']:g} mV above E_L"),
              f"{'population':<10} {'rate':>9} {'mu':>8} {'sigma':>8} {'I mean':>9} {'I sd':>8}",
              f"{'':<10} {'(1/s)':>9} {'(mV)':>8} {'(mV)':>8} {'(pA)':>9} {'(pA)':>8}"]
     for i, name in enumerate(p["population"].values):
