@@ -11,7 +11,8 @@ Main entry points::
 
 Layout (each layer imports only from the ones above it; tests/unit/test_layout.py keeps it so):
 
-* ``errors``; ``parameters`` (parameters and the one ``derive`` step), ``physics``, ``connectivity``,
+* ``errors``; ``parameters`` (parameters and the one ``derive`` step), ``variations`` (what experiments
+  vary: g, background rate, external in-degrees, pathways), ``physics``, ``connectivity``,
   ``build`` (compiling the NESTML neuron);
 * ``analysis``, ``theory``, ``output`` (the spike file), ``provenance``, ``resources``, ``validation``,
   ``plots``, ``convert``;

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import physics
+from . import physics, variations
 from .errors import ConfigError, option
 
 BACKGROUNDS = ("poisson", "dc")
@@ -75,7 +75,11 @@ class NetworkParams:
     v0_original_sd: float = 10.0     # sd of the "original" initial V_m (mV)
     weight_rel_sd: float = 0.1      # sd of the weights relative to their mean (1)
     delay_rel_sd: float = 0.5       # sd of the delays relative to their mean (1)
-    inh_psp_scale: float = 1.0      # factor on every inhibitory PSP (1 = the table; 0.5 halves inhibition)
+    # what PD14's experiments vary (docs/model.md §13; "table" = the table's own value):
+    g: float | str = "table"        # relative inhibition: inhibitory PSP = g x excitatory PSP (<= 0; PD14: -4)
+    bg_rate: float | str = "table"  # rate of every external (background) input, nu_bg (spikes/s, >= 0)
+    k_ext: str | dict = "table"     # external in-degrees: "table", "layer_independent" or {population: K_ext}
+    pathways: dict = field(default_factory=dict)  # {"SOURCE->TARGET": {"probability": f, "psp": f}}, factors >= 0
     neuron_model: str = "nestml"    # "nestml" (compiled from models/) or "builtin" (NEST's iaf_psc_exp)
     synapse_model: str = "auto"     # NEST model of the recurrent and thalamic synapses (SYNAPSE_MODELS)
     neuron: NeuronParams = field(default_factory=NeuronParams)
@@ -95,7 +99,12 @@ class NetworkParams:
         _require("v0_original_sd", self.v0_original_sd, ">= 0", self.v0_original_sd >= 0)
         _require("weight_rel_sd", self.weight_rel_sd, "in [0, 1]", 0 <= self.weight_rel_sd <= 1)
         _require("delay_rel_sd", self.delay_rel_sd, "in [0, 2]", 0 <= self.delay_rel_sd <= 2)
-        _require("inh_psp_scale", self.inh_psp_scale, ">= 0", self.inh_psp_scale >= 0)
+        object.__setattr__(self, "g", variations.table_or_number(
+            "g", self.g, "a number <= 0 (inhibitory PSP = g x excitatory PSP; PD14: -4)", lambda v: v <= 0))
+        object.__setattr__(self, "bg_rate", variations.table_or_number(
+            "bg_rate", self.bg_rate, "a number >= 0 (spikes/s)", lambda v: v >= 0))
+        object.__setattr__(self, "k_ext", variations.check_k_ext(self.k_ext))
+        object.__setattr__(self, "pathways", variations.check_pathways(self.pathways))
         _require("v0_original_mean", self.v0_original_mean, "finite", math.isfinite(self.v0_original_mean))
 
 
@@ -195,9 +204,13 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Config":
-        """Build a Config from nested dicts (as in a TOML file or ``to_dict``); unknown keys are errors."""
-        return _from_dict(cls, data, "")
+    def from_dict(cls, data: dict[str, Any], table: xr.Dataset | None = None) -> "Config":
+        """Build a Config from nested dicts (as in a TOML file or ``to_dict``); unknown keys are errors.
+
+        Obsolete keys of older files are translated (``variations.upgrade_config_dict``; ``table``
+        is the connectivity table they refer to, by default the one ``network.connectivity`` names).
+        """
+        return _from_dict(cls, variations.upgrade_config_dict(data, table), "")
 
     def replace(self, **sections) -> "Config":
         """A copy with some sections replaced: by a section object, or by a dict of the fields to change.
@@ -228,6 +241,8 @@ def _from_dict(cls, data, prefix):
 
 
 def _coerce(value, f, label):
+    if f.name in _CHECKED_BY_THE_CLASS:
+        return value
     default = f.default if f.default is not dataclasses.MISSING else None
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -247,6 +262,9 @@ def _coerce(value, f, label):
         return value
     return value
 
+
+# fields of more than one type (a number or "table", a name or a table of values), which the class checks
+_CHECKED_BY_THE_CLASS = set(variations.VARIED_KEYS)
 
 _SECTIONS = {
     (Config, "network"): NetworkParams,
@@ -306,6 +324,9 @@ class Derived:
     delay_thalamic_sd: float              # (ms)
     dc_amplitude: np.ndarray              # transient DC per population (pA)
     vm_positions: tuple[np.ndarray, ...] = ()  # per population: positions (0-based) of the neurons whose V_m is recorded
+    k_ext_full: np.ndarray | None = None  # external in-degree at full scale (the table's or network.k_ext)
+    bg_rate: float = math.nan             # rate of every background input, nu_bg (spikes/s)
+    g: float = math.nan                   # relative inhibition (NaN if the table defines none)
 
     @property
     def n_vm_recorded(self) -> int:
@@ -348,6 +369,11 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
     in-degrees ``round(K_ext * k_scaling)``. Thalamic synapse numbers scale like the
     recurrent ones (``n_scaling * k_scaling``, so the thalamic in-degree per neuron is
     ``K_th * k_scaling``), unlike the reference code, which omits ``n_scaling`` there.
+
+    What experiments vary (``g``, ``bg_rate``, ``k_ext``, ``pathways``; :mod:`.variations`)
+    replaces the table's values before anything is derived from them, so the K-scaling DC is
+    computed with the changed in-degrees, weights and ν_bg, at the table's ``full_mean_rate``
+    (docs/model.md §13).
     """
     net, stim, sim = config.network, config.stimulus, config.simulation
     nrn = net.neuron
@@ -364,14 +390,21 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
         raise ConfigError(f"n_scaling = {f_n} leaves population {small[0]} without neurons; "
                           f"increase n_scaling (allowed: (0, 1])")
 
-    conn = np.asarray(table["connection_probability"].values, dtype=float)
+    # pathway factors (docs/model.md §13) act on the table's probabilities and PSPs before anything is derived
+    # from them, so that synapse numbers, weights and the K-scaling compensation all see the changed values
+    prob_factor, psp_factor = variations.pathway_factors(net.pathways, table)
+    conn_table = np.asarray(table["connection_probability"].values, dtype=float)
+    conn = conn_table * prob_factor
+    variations.check_scaled_probabilities(conn, conn_table, table)
     q_full = physics.synapse_numbers(conn, sizes_full, sizes_full)
     synapses = np.round(q_full * f_n * f_k).astype(np.int64)
     indegree_full = q_full / sizes_full[:, np.newaxis]
 
     k_unit = physics.psc_over_psp(nrn.tau_m, nrn.tau_syn, nrn.C_m)
     psp = np.asarray(table["psp_mean"].values, dtype=float).copy()
-    psp[:, is_inh] *= net.inh_psp_scale
+    inh_factor = variations.inhibition_factor(net.g, table)
+    psp[:, is_inh] *= inh_factor
+    psp *= psp_factor
     weight_full = psp * k_unit
     weight = weight_full / sqrt_fk
     weight_sd = np.abs(weight) * net.weight_rel_sd
@@ -387,9 +420,9 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
         if float(table[name]) < h / 2:
             raise ConfigError(f"{name} = {float(table[name])} ms is shorter than half the resolution ({h} ms)")
 
-    k_ext_full = np.asarray(table["k_ext"].values, dtype=float)
+    k_ext_full = variations.external_indegrees(net.k_ext, table)
     k_ext = np.round(k_ext_full * f_k).astype(np.int64)
-    bg_rate = float(table["bg_rate"])
+    bg_rate = variations.background_rate(net.bg_rate, table)
     weight_ext_full = float(table["psp_ext"]) * k_unit
     weight_ext = weight_ext_full / sqrt_fk
     rates_full = np.asarray(table["full_mean_rate"].values, dtype=float)
@@ -447,6 +480,9 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
         delay_thalamic_sd=delay_th * net.delay_rel_sd,
         dc_amplitude=stim.dc_amplitude_per_input * k_ext_full,
         vm_positions=vm_sample(sizes, sim.record_vm, sim.seed),
+        k_ext_full=k_ext_full,
+        bg_rate=bg_rate,
+        g=variations.table_g(table) * inh_factor,
     )
 
 

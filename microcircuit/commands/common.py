@@ -19,10 +19,11 @@ import tomli_w
 import xarray as xr
 
 from .. import parallel
-from ..connectivity import table_from_json
+from ..connectivity import load_table, table_from_json
 from ..errors import ConfigError, SetupError, name_options, options_named
 from ..output import stored_config
 from ..parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, SYNAPSE_MODELS, V0_CHOICES, Config
+from ..variations import K_EXT_PRESETS, TABLE, check_against_table, parse_k_ext, parse_pathway, pathway_name, upgrade_config_dict
 
 log = logging.getLogger("microcircuit")
 
@@ -36,7 +37,9 @@ OPTION_FIELDS = {
     "synapse_model": ("network", "synapse_model"),
     "v0": ("network", "v0"),
     "connectivity": ("network", "connectivity"),
-    "inh_psp_scale": ("network", "inh_psp_scale"),
+    "g": ("network", "g"),
+    "bg_rate": ("network", "bg_rate"),
+    "k_ext": ("network", "k_ext"),
     "thalamic": ("stimulus", "thalamic"),
     "thalamic_pulses": ("stimulus", "thalamic_pulses"),
     "thalamic_start": ("stimulus", "thalamic_start"),
@@ -55,7 +58,8 @@ OPTION_FIELDS = {
 # how the command line spells the options that library messages name (see microcircuit.errors)
 FLAGS = {
     "n_scaling": "--n-scale", "k_scaling": "--k-scale", "scale": "--scale", "background": "--background",
-    "background_poisson": "--background poisson", "inh_psp_scale": "--inh-psp-scale",
+    "background_poisson": "--background poisson", "g": "--g", "bg_rate": "--bg-rate", "k_ext": "--k-ext",
+    "pathways": "--pathway",
     "output_dir": "--output", "overwrite": "--overwrite", "check_memory": "--skip-memory-check",
     "recover": "`python -m microcircuit.run --recover --output DIR`",
     "record_vm": "--record-vm", "vm_interval": "--vm-interval", "chunk": "--chunk", "t_sim": "--t-sim",
@@ -119,8 +123,18 @@ def add_run_options(p: argparse.ArgumentParser, defaults: Config | None = None) 
     g.add_argument("--v0", choices=V0_CHOICES,
                    help=f"initial membrane potentials: per-population fit or N(-58, 10) mV (default {net.v0})")
     g.add_argument("--connectivity", metavar="PATH", help="connectivity table (default: the PD14 table)")
-    g.add_argument("--inh-psp-scale", type=float, metavar="F",
-                   help=f"multiply every inhibitory PSP by F (default {net.inh_psp_scale:g}; 0.5 halves inhibition)")
+    g.add_argument("--g", type=_table_or_float, metavar="G",
+                   help="relative inhibition, PD14's g: inhibitory PSP = G x excitatory PSP, <= 0 (PD14: -4; "
+                        f"'table': the table's own; default {net.g})")
+    g.add_argument("--bg-rate", type=_table_or_float, metavar="R",
+                   help=f"rate of every background input, spikes/s (PD14: 8; 'table': the table's; default {net.bg_rate})")
+    g.add_argument("--k-ext", type=_k_ext, metavar="K",
+                   help=f"external in-degrees: {' or '.join(K_EXT_PRESETS)} (PD14 Fig. 7B: 2000 for every E, "
+                        f"1850 for every I population), or POP=N[,POP=N...] in place of the table's (default {net.k_ext})")
+    g.add_argument("--pathway", type=_pathway, action="append", metavar="SRC->TGT:F=X",
+                   help="scale one projection's connection probability and/or PSP, e.g. 'L23E->L4I:probability=0' "
+                        "(removes it) or 'L4E->L23E:psp=0.5,probability=2'; repeatable")
+    g.add_argument("--inh-psp-scale", type=float, help=argparse.SUPPRESS)  # replaced by --g: refused with a hint
     g = groups["stimulus"] = p.add_argument_group("stimulus")
     g.add_argument("--thalamic", action="store_true", default=None,
                    help=f"thalamic pulse at {stim.thalamic_start:g} ms ({stim.thalamic_duration:g} ms, "
@@ -157,6 +171,29 @@ def add_run_options(p: argparse.ArgumentParser, defaults: Config | None = None) 
     return groups
 
 
+def _table_or_float(text: str) -> str | float:
+    if text == TABLE:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a number or {TABLE!r}") from None
+
+
+def _k_ext(text: str):
+    try:
+        return parse_k_ext(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _pathway(text: str):
+    try:
+        return parse_pathway(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_message_options(p: argparse.ArgumentParser, quiet: str = "only warnings and errors") -> None:
     g = p.add_argument_group("messages")
     g.add_argument("--quiet", "-q", action="store_true", help=quiet)
@@ -171,10 +208,17 @@ def run_command(prog: str, parser: argparse.ArgumentParser, body: Callable[[argp
     return main_wrapper(prog, lambda: body(args), args.debug)
 
 
-def print_config(args: argparse.Namespace, config: Config) -> bool:
-    """With ``--print-config``: print the resolved configuration as TOML (rank 0) and return True (the command stops)."""
+def print_config(args: argparse.Namespace, config: Config, table: xr.Dataset | None = None) -> bool:
+    """With ``--print-config``: print the resolved configuration as TOML (rank 0) and return True (the command stops).
+
+    Keys that name populations or need the table's g are checked against the table (``table``,
+    else the one the configuration names) first, so that a printed configuration can run.
+    """
     if not getattr(args, "print_config", False):
         return False
+    net = config.network
+    if net.g != TABLE or isinstance(net.k_ext, dict) or net.pathways:
+        check_against_table(net, load_table(net.connectivity) if table is None else table)
     if parallel.is_root():
         sys.stdout.write(to_toml(config))
     return True
@@ -190,11 +234,26 @@ def _load_toml(path: Path) -> dict:
         raise ConfigError(f"--config {path} is not valid TOML ({exc})") from None
 
 
-def _merge(base: dict, override: dict) -> dict:
+def _merge(base: dict, override: dict, sections=None) -> dict:
+    """``base`` with ``override``'s values; the sections of a configuration are merged key by key.
+
+    A value that is itself a table (``network.k_ext``, ``network.pathways``) is replaced as a
+    whole, so that a spike file's stored configuration (``--from``) is repeated as it was.
+    """
+    sections = _config_sections(Config()) if sections is None else sections
     out = dict(base)
     for k, v in override.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        sub = sections.get(k)
+        out[k] = _merge(out[k], v, sub) if sub is not None and isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def _config_sections(config) -> dict:
+    """The nested sections of a configuration (dataclasses inside dataclasses), as {name: {subsections}}."""
+    import dataclasses
+
+    return {f.name: _config_sections(getattr(config, f.name)) for f in dataclasses.fields(config)
+            if dataclasses.is_dataclass(getattr(config, f.name))}
 
 
 def _read_from_file(path: Path) -> tuple[dict, xr.Dataset | None]:
@@ -216,11 +275,15 @@ def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -
     """Resolve the configuration (and a stored connectivity table, with --from)."""
     data = (defaults or Config()).to_dict()
     table = None
+    if getattr(args, "inh_psp_scale", None) is not None:
+        f = args.inh_psp_scale
+        raise ConfigError(f"--inh-psp-scale was replaced by --g, PD14's relative inhibition (inhibitory PSP = g x "
+                          f"excitatory PSP, -4 in the PD14 table): --inh-psp-scale {f:g} is --g {-4 * f:g} there")
     if getattr(args, "config", None):
-        data = _merge(data, _load_toml(args.config))
+        data = _merge(data, _upgraded(_load_toml(args.config), None, f"--config {args.config}"))
     if getattr(args, "from_file", None):
         stored, table = _read_from_file(args.from_file)
-        data = _merge(data, stored)
+        data = _merge(data, upgrade_config_dict(stored, table, f"--from {args.from_file}"))
     if getattr(args, "scale", None) is not None:
         if args.n_scale is not None or args.k_scale is not None:
             raise ConfigError("--scale sets both scalings; do not combine it with --n-scale or --k-scale")
@@ -229,11 +292,25 @@ def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -
         value = getattr(args, dest, None)
         if value is not None:
             data[section][name] = value
+    if getattr(args, "pathway", None):  # added to the file's pathways, or changing factors of one of them
+        pathways = {pathway_name(k): v for k, v in data["network"].get("pathways", {}).items()}
+        for key, factors in args.pathway:
+            pathways[key] = {**pathways.get(key, {}), **factors}
+        data["network"]["pathways"] = pathways
     if getattr(args, "thalamic_pulses", None) is not None and getattr(args, "thalamic", None) is None:
         data["stimulus"]["thalamic"] = True  # asking for pulses switches them on
     if getattr(args, "connectivity", None):
         table = None  # an explicit table wins over the stored one
     return Config.from_dict(data), table
+
+
+def _upgraded(data: dict, table, source: str) -> dict:
+    """A configuration file's dict with obsolete keys translated; says so, so that the file can be updated."""
+    new = upgrade_config_dict(data, table, source)
+    if new is not data:
+        log.warning("%s: network.inh_psp_scale = %r is read as network.g = %r (inh_psp_scale was replaced by g; "
+                    "write g)", source, data["network"]["inh_psp_scale"], new["network"]["g"])
+    return new
 
 
 def to_toml(config: Config) -> str:

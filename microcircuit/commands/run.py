@@ -63,7 +63,7 @@ def _main(args) -> int:
     config, table = common.config_from_args(args)
     if args.no_record:
         config = config.replace(simulation={"record": False})
-    if common.print_config(args, config):
+    if common.print_config(args, config, table):
         return 0
     progress = Progress(enabled=not args.quiet)
     try:

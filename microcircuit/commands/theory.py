@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args) -> int:
     config, table = common.config_from_args(args)
-    if common.print_config(args, config):
+    if common.print_config(args, config, table):
         return 0
     table = load_table(config.network.connectivity) if table is None else table
     derived = derive(config, table)

@@ -111,6 +111,7 @@ def predict(config: Config, derived: Derived | None = None, *, table: xr.Dataset
         "theory": "diffusion approximation, Siegert rate with Fourcaud-Brunel (2002) threshold shift, "
                   "self-consistent across populations",
         "n_scaling": net.n_scaling, "k_scaling": net.k_scaling, "background": net.background,
+        "g": float(derived.g), "bg_rate": float(derived.bg_rate),  # as resolved against the table (docs/model.md §13)
         "threshold_mV": net.neuron.V_th - net.neuron.E_L,
         "solver": "; ".join(messages),
         "wall_time_s": round(time.perf_counter() - t0, 3),
@@ -147,13 +148,14 @@ def check(config: Config, derived: Derived | None = None, prediction: xr.Dataset
     out = []
     if not bool(p["converged"]):
         out.append(f"theory found no stationary state ({p.attrs['solver']}): the network may oscillate or "
-                   f"run away; check the weights ({option('inh_psp_scale')}) and the connectivity table")
+                   f"run away; check the weights ({option('g')}) and the connectivity table")
     low = rate < SILENT_RATE
     if low.any():
         remedy = "raise their drive (background, k_scaling) or check the connectivity table"
         if net.k_scaling < 1:
             remedy += (f"; at k_scaling {net.k_scaling:g} the compensating DC assumes the table's full_mean_rate, "
-                       f"which changed weights (e.g. {option('inh_psp_scale')}) no longer produce: try k_scaling 1")
+                       f"which changed weights or input (e.g. {option('g')}, {option('bg_rate')}) may no longer "
+                       f"produce: try k_scaling 1")
         out.append(f"theory predicts {_listing(pops, rate, low)} spikes/s, i.e. silent (< {SILENT_RATE:g}): "
                    f"their input stays far below threshold; {remedy}")
     if net.neuron.t_ref > 0:
@@ -161,7 +163,7 @@ def check(config: Config, derived: Derived | None = None, prediction: xr.Dataset
         if high.any():
             out.append(f"theory predicts {_listing(pops, rate, high)} spikes/s, near the maximum "
                        f"1/t_ref = {1e3 / net.neuron.t_ref:g} spikes/s (runaway excitation); "
-                       f"strengthen inhibition ({option('inh_psp_scale')}) or check the connectivity table")
+                       f"strengthen inhibition ({option('g')}) or check the connectivity table")
     silent = p["absorbing_silent"].values
     if silent.any():
         names = ", ".join(x for x, s in zip(pops, silent) if s)
@@ -276,7 +278,8 @@ def format_prediction(prediction: xr.Dataset) -> str:
     p = prediction
     a = p.attrs
     lines = [(f"mean-field prediction: n_scaling {a['n_scaling']:g}, k_scaling {a['k_scaling']:g}, "
-              f"{a['background']} background; threshold {a['threshold_mV']:g} mV above E_L"),
+              f"{a['background']} background at {a.get('bg_rate', math.nan):g} spikes/s per input, "
+              f"g {a.get('g', math.nan):g}; threshold {a['threshold_mV']:g} mV above E_L"),
              f"{'population':<10} {'rate':>9} {'mu':>8} {'sigma':>8} {'I mean':>9} {'I sd':>8}",
              f"{'':<10} {'(1/s)':>9} {'(mV)':>8} {'(mV)':>8} {'(pA)':>9} {'(pA)':>8}"]
     for i, name in enumerate(p["population"].values):

@@ -10,6 +10,8 @@ import xarray as xr
 from .. import analysis
 from ..errors import ConfigError
 from ..output import stored_config
+from ..parameters import NetworkParams
+from ..variations import VARIED_KEYS, upgrade_config_dict
 from .references import REFERENCE_DIR, Reference, choose_reference, same_value
 from .rule import ks_to_pool, storage_precision
 
@@ -78,14 +80,14 @@ def format_table(result: xr.Dataset) -> str:
 
 def _config_differences(run_attrs: dict, reference: Reference) -> list[str]:
     """Configuration entries in which the run differs from the reference (neuron model excluded)."""
-    run_cfg, ref_cfg = stored_config(run_attrs), stored_config(reference.attrs)  # {} if absent: no differences
+    run_cfg, ref_cfg = _comparable(stored_config(run_attrs)), _comparable(stored_config(reference.attrs))
     diffs = []
 
     def walk(a, b, prefix):
         for key in sorted(set(a) & set(b)):  # a key only one side has: made by another package version
             va, vb = a[key], b[key]
             name = f"{prefix}{key}"
-            if isinstance(va, dict) and isinstance(vb, dict):
+            if isinstance(va, dict) and isinstance(vb, dict) and name not in _VALUE_TABLES:
                 walk(va, vb, name + ".")
             elif va != vb and name not in _EXPECTED_DIFFERENCES:
                 diffs.append(f"{name} = {va!r} (reference {vb!r})")
@@ -93,6 +95,23 @@ def _config_differences(run_attrs: dict, reference: Reference) -> list[str]:
     walk(run_cfg, ref_cfg, "")
     return diffs
 
+
+def _comparable(cfg: dict) -> dict:
+    """A stored configuration ({} if absent: no differences) in today's keys: the obsolete ``inh_psp_scale``
+    translated, and the varied keys (``g``, ``bg_rate``, ``k_ext``, ``pathways``) that files written before
+    them lack set to their defaults, which are what those runs used (the table's values)."""
+    if not isinstance(cfg.get("network"), dict):
+        return cfg
+    try:
+        cfg = upgrade_config_dict(cfg)
+    except ConfigError:
+        return cfg  # compared as stored
+    defaults = NetworkParams()
+    return {**cfg, "network": {**{k: getattr(defaults, k) for k in VARIED_KEYS}, **cfg["network"]}}
+
+
+# options whose value is a table: compared as a whole
+_VALUE_TABLES = {f"network.{key}" for key in VARIED_KEYS}
 
 # differences that do not change the statistics being tested
 _EXPECTED_DIFFERENCES = {"network.neuron_model", "simulation.seed", "simulation.t_sim", "simulation.threads",

@@ -1,6 +1,7 @@
 """No lost output, reproducible runs, and the memory estimate (issue: reliability)."""
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -16,7 +17,10 @@ from microcircuit.output import partial_path
 
 pytestmark = pytest.mark.slow
 
-SHORT = ["--t-presim", "100", "--t-sim", "300", "--no-plots", "--quiet"]
+# what experiments vary, changed a little from the table's values, so that the runs below show that these
+# keys, too, give the same spikes every time and are repeated by --from
+VARIED = ["--g", "-4.4", "--bg-rate", "8.5", "--k-ext", "L6E=2800", "--pathway", "L23E->L4I:probability=0.5,psp=1.2"]
+SHORT = ["--t-presim", "100", "--t-sim", "300", "--no-plots", "--quiet", *VARIED]
 TIMESTAMPS = ("date_created", "wall_time_s", "history")  # the only attributes allowed to differ between equal runs
 
 
@@ -63,6 +67,9 @@ def test_rerun_from_file_is_identical(seed_runs, tmp_path):
     a = xr.open_dataset(seed_runs / "a" / "spikes.nc")
     again = xr.open_dataset(tmp_path / "again" / "spikes.nc")
     xr.testing.assert_identical(without_timestamps(a), without_timestamps(again))
+    net = json.loads(again.attrs["config"])["network"]
+    assert (net["g"], net["bg_rate"], net["k_ext"]) == (-4.4, 8.5, {"L6E": 2800})
+    assert net["pathways"] == {"L23E->L4I": {"probability": 0.5, "psp": 1.2}}
 
 
 def _start_long_run(out, *extra):

@@ -62,11 +62,11 @@ def test_correct_nestml_run_passes(correct_run):
 def test_halved_inhibition_fails(tmp_path):
     """Inhibitory PSPs halved: rates rise many-fold (D_KS of the inhibitory populations' rates
     0.7-0.9 against thresholds <= 0.34 at scale 0.1, 1 s), far outside any seed-to-seed variation."""
-    simulate(tmp_path / "broken", "--seed", "56", "--inh-psp-scale", "0.5", "--no-plots")
+    simulate(tmp_path / "broken", "--seed", "56", "--g", "-2", "--no-plots")
     res = validate_cli(tmp_path / "broken", "--no-plots")
     assert res.returncode == 1, res.stdout + res.stderr
     assert res.stdout.strip().splitlines()[-1].startswith("FAIL")
-    assert "differs from the reference in network.inh_psp_scale = 0.5 (reference 1.0)" in res.stdout
+    assert "differs from the reference in network.g = -2.0 (reference 'table')" in res.stdout
     failed = {tuple(line.split()[:2]) for line in res.stdout.splitlines()
               if len(line.split()) > 7 and line.split()[7] == "FAIL"}
     assert {(pop, "rate") for pop in ("L23I", "L4I", "L5I", "L6I")} <= failed

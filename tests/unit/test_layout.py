@@ -18,7 +18,7 @@ PACKAGE = Path(microcircuit.__file__).resolve().parent
 
 LAYERS = [
     {"errors"},
-    {"parameters", "physics", "connectivity", "build"},
+    {"parameters", "variations", "physics", "connectivity", "build"},
     {"analysis", "theory", "output", "provenance", "resources", "validation", "plots", "convert"},
     {"network"},
     {"parallel", "progress"},

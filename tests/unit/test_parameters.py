@@ -92,9 +92,9 @@ def test_weights_compensate_k_scaling(pd14_table, scale, w):
     assert derive(config(scale), pd14_table).weight[0, 2] / 2 == pytest.approx(w, abs=1e-4)
 
 
-def test_inhibitory_scale_changes_only_inhibitory_weights(pd14_table):
+def test_weaker_g_changes_only_inhibitory_weights(pd14_table):
     d1 = derive(config(1.0), pd14_table)
-    d2 = derive(config(1.0, inh_psp_scale=0.5), pd14_table)
+    d2 = derive(config(1.0, g=-2.0), pd14_table)  # half of PD14's g = -4
     inh = np.array([t == "I" for t in d1.types])
     assert np.allclose(d2.weight[:, inh], 0.5 * d1.weight[:, inh])
     assert np.array_equal(d2.weight[:, ~inh], d1.weight[:, ~inh])

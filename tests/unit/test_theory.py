@@ -337,7 +337,7 @@ def test_full_scale_dc_rates_match_reference_ensemble(full_dc):
 
 def test_ensemble_tolerance_catches_weaker_inhibition(pd14_table):
     _, rates, pops = _reference_rates("scale1_dc_T5s")
-    weak = theory.predict(config(1.0, "dc", inh_psp_scale=0.9), table=pd14_table)["rate"].sel(population=pops).values
+    weak = theory.predict(config(1.0, "dc", g=-3.6), table=pd14_table)["rate"].sel(population=pops).values
     assert np.sum(np.abs(weak / rates.mean(axis=0) - 1) > ENSEMBLE_TOLERANCE) >= 3
 
 
@@ -358,7 +358,7 @@ def test_scale_0_1_poisson_rates_match_reference_ensemble(pd14_table):
 
 def test_full_scale_catches_weaker_inhibition(pd14_table):
     """The tolerance above is tight enough to see 10 % weaker inhibition (a sanity check of the test)."""
-    weak = theory.predict(config(1.0, "dc", inh_psp_scale=0.9), table=pd14_table)["rate"].values
+    weak = theory.predict(config(1.0, "dc", g=-3.6), table=pd14_table)["rate"].values
     assert np.any(np.abs(weak / FULL_MEAN_RATES - 1) > FULL_SCALE_TOLERANCE)
 
 
@@ -479,7 +479,7 @@ def test_remedy_names_the_k_scaling_thresholds(pd14_table):
 
 
 def test_warning_for_runaway_without_inhibition(pd14_table):
-    cfg = config(0.1, "poisson", inh_psp_scale=0.0)
+    cfg = config(0.1, "poisson", g=0.0)
     p = theory.predict(cfg, table=pd14_table)
     assert np.all(p["rate"].values > 250)
     warnings = theory.check(cfg, prediction=p, table=pd14_table)
@@ -487,12 +487,12 @@ def test_warning_for_runaway_without_inhibition(pd14_table):
 
 
 def test_warning_for_stronger_inhibition_at_scale_0_1(pd14_table):
-    """Inhibition x1.5 at scale 0.1: the compensating DC, computed for the table's full_mean_rate, is then
+    """Inhibition x1.5 (g = -6) at scale 0.1: the compensating DC, computed for the table's full_mean_rate, is then
     strongly negative and the theory predicts a silent network (a 1 s simulation, builtin neuron, seed 1:
     0 spikes in every population). At full scale (no compensation) the same change is harmless."""
-    warnings = theory.check(config(0.1, "poisson", inh_psp_scale=1.5), table=pd14_table)
+    warnings = theory.check(config(0.1, "poisson", g=-6.0), table=pd14_table)
     assert len(warnings) == 1 and "silent (< 0.01)" in warnings[0] and "try k_scaling 1" in warnings[0]
-    assert theory.check(config(1.0, "poisson", inh_psp_scale=1.5), table=pd14_table) == []
+    assert theory.check(config(1.0, "poisson", g=-6.0), table=pd14_table) == []
 
 
 def test_warning_for_silent_populations(pd14_table):

@@ -185,15 +185,28 @@ def test_a_longer_run_is_analysed_over_the_reference_window(tmp_path, reference_
     assert "analysed the first 2000 ms" in out
 
 
-def test_configuration_differences_are_reported(tmp_path, reference_dir, capsys):
+@pytest.mark.parametrize("network_keys, expected", [
+    # a file written before g replaced inh_psp_scale (the reference stores inh_psp_scale = 1, i.e. the table's g)
+    ({"inh_psp_scale": 0.5}, ["network.g = -2.0 (reference 'table')"]),
+    # today's keys, which the reference (written before them) lacks: it ran with the table's values
+    ({"g": -2.0}, ["network.g = -2.0 (reference 'table')"]),
+    ({"g": "table", "bg_rate": 10.0, "k_ext": "layer_independent"},
+     ["network.bg_rate = 10.0 (reference 'table')", "network.k_ext = 'layer_independent' (reference 'table')"]),
+    ({"g": "table", "pathways": {"L23E->L4I": {"probability": 0.0, "psp": 1.0}}},
+     ["network.pathways = {'L23E->L4I': {'probability': 0.0, 'psp': 1.0}} (reference {})"]),
+    ({"g": "table", "bg_rate": "table", "k_ext": "table", "pathways": {}}, []),  # the defaults: no difference
+])
+def test_configuration_differences_are_reported(tmp_path, reference_dir, capsys, network_keys, expected):
     ds = network(58)
     cfg = json.loads(ds.attrs["config"])
-    cfg["network"]["inh_psp_scale"] = 0.5
+    cfg["network"] = {k: v for k, v in cfg["network"].items() if k != "inh_psp_scale"} | network_keys
     ds.attrs["config"] = json.dumps(cfg)
     write_run(tmp_path / "run", ds)
     _, out, _ = run_cli(capsys, tmp_path / "run", "--reference-dir", reference_dir, "--no-plots")
-    assert "differs from the reference in network.inh_psp_scale = 0.5 (reference 1.0)" in out
-    assert "neuron_model" not in "".join(line for line in out.splitlines() if "differs" in line)
+    differs = [line for line in out.splitlines() if "differs from the reference" in line]
+    assert len(differs) == len(expected), differs
+    for line, text in zip(differs, expected):
+        assert line.endswith(f"differs from the reference in {text}"), (line, text)
 
 
 def test_list_reference_sets(reference_dir, capsys):
