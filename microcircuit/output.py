@@ -67,8 +67,11 @@ CACHE_BYTES = 2 * 8 * PARTIAL_CHUNK
 SORT_BLOCK_SPIKES = 1 << 22
 READ_BLOCK = 1 << 21
 SPIKE_CHUNK = 1 << 18  # HDF5 chunk of the final file's per-spike variables (dask reads one chunk per task)
-BYTES_PER_SORTED_SPIKE = 56  # index, time, sort order, sorted copies, node id and population of one spike
-FINISH_PEAK_MB = (SORT_BLOCK_SPIKES * BYTES_PER_SORTED_SPIKE + READ_BLOCK * 3 * 8) / 2**20
+# Measured (tests/unit/test_memory_bounds.py's script with blocks of 0.5 and 1.5 million spikes): a block
+# adds 59 bytes per spike (index, time, sort order, sorted copies, node id, population) to about 20 MB
+# of read buffers and chunk caches.
+BYTES_PER_SORTED_SPIKE = 60
+FINISH_PEAK_MB = (SORT_BLOCK_SPIKES * BYTES_PER_SORTED_SPIKE + READ_BLOCK * 3 * 8) / 2**20 + 16
 
 
 def partial_path(path: Path, rank: int = 0, size: int = 1) -> Path:
@@ -355,6 +358,8 @@ def _create_spike_file(nc: netCDF4.Dataset, neurons, populations, counts, attrs:
     out["spike_population"].setncatts({**SPIKE_POPULATION_ATTRS, "_Encoding": "utf-8"})
     for v in out.values():
         v.set_auto_chartostring(False)
+        # two chunks of cache each: written once, front to back (netCDF's default is 64 MiB per variable)
+        v.set_var_chunk_cache(size=2 * chunk[0] * 8 * (width if v.dtype == "S1" else 1), nelems=61, preemption=1.0)
     if onsets is not None:
         nc.createDimension("stimulus_onset", len(onsets))  # a coordinate variable: the onsets index the pulses
         v = nc.createVariable("stimulus_onset", "f8", ("stimulus_onset",))

@@ -87,7 +87,7 @@ def finish_mb(expected_spikes: float) -> float:
 
     block = min(float(expected_spikes), output.SORT_BLOCK_SPIKES)
     read = min(float(expected_spikes), output.READ_BLOCK)
-    return FINISH_BASE_MB + (block * output.BYTES_PER_SORTED_SPIKE + read * 3 * 8) / 2**20
+    return FINISH_BASE_MB + (block * output.BYTES_PER_SORTED_SPIKE + read * 3 * 8) / 2**20 + 16
 
 
 # Recording V_m and I_syn: NEST's memory backend holds a chunk's samples (sender, time and the recorded
