@@ -265,16 +265,17 @@ def test_record_vm_within_the_populations_says_nothing(tmp_path, caplog):
 # ---- no abbreviated options -----------------------------------------------------------------
 
 @pytest.mark.parametrize("command, argv, typo", [
-    ("run", ["--scal", "0.05"], "--scal"),
-    ("theory", ["--back", "dc"], "--back"),
-    ("benchmark", ["--rep", "3"], "--rep"),
-    ("analyse", ["output", "--no-theo"], "--no-theo"),
-    ("validate", ["output", "--refer", "x"], "--refer"),
-    ("build", ["--forc"], "--forc"),
+    ("run", ["--scal", "0.05", "--print-config"], "--scal"),
+    ("theory", ["--back", "dc", "--print-config"], "--back"),
+    ("benchmark", ["--rep", "3", "--print-config"], "--rep"),
+    ("analyse", ["{tmp}/none", "--no-theo"], "--no-theo"),
+    ("validate", ["{tmp}/none", "--refer", "x"], "--refer"),
+    ("build", ["--forc", "--build-dir", "/proc/no/build"], "--forc"),
 ])
-def test_abbreviated_options_are_refused(capsys, command, argv, typo):
-    """Before: --scal 0.05 meant --scale 0.05, so a typo changed a script's meaning once an option was added."""
-    code, err, _ = invoke(command, argv, capsys)
+def test_abbreviated_options_are_refused(tmp_path, capsys, command, argv, typo):
+    """Before: --scal 0.05 meant --scale 0.05, so a typo changed a script's meaning once an option was added.
+    (The other arguments make each command stop at once should the abbreviation be accepted.)"""
+    code, err, _ = invoke(command, [a.format(tmp=tmp_path) for a in argv], capsys)
     one_line(code, err, "error: unrecognized arguments: ", typo)
 
 

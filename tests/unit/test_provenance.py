@@ -22,6 +22,7 @@ from microcircuit.errors import SetupError
 from ..conftest import ROOT
 
 BUILD = ROOT / "build"
+TINY = ["--scale", "0.05", "--t-presim", "10", "--t-sim", "10", "--no-plots"]  # should a refusal fail to come
 MODEL = "iaf_psc_exp_pd14.nestml"
 
 
@@ -64,7 +65,7 @@ def test_a_run_refuses_a_module_built_from_other_sources(built, tmp_path, edited
     comment = "\n# an edit\n" if path.suffix == ".nestml" or path.suffix == ".py" else "\n// an edit\n"
     path.write_text(path.read_text() + comment)
     out = tmp_path / "out"
-    res = run_in(checkout, "-m", "microcircuit.run", "--output", str(out))
+    res = run_in(checkout, "-m", "microcircuit.run", "--output", str(out), *TINY)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, lines
@@ -163,6 +164,29 @@ def test_a_copy_outside_any_repository_records_no_commit(fresh_revision, monkeyp
     """A checkout without .git (an unpacked release) inside no repository: no commit, no error."""
     monkeypatch.setattr(manifest, "source_checkout", lambda: tmp_path)
     assert provenance.source_revision() == {}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_copy_inside_another_repository_records_no_commit(fresh_revision, monkeypatch, tmp_path):
+    """A checkout unpacked inside some other repository (a home folder under git): not that repository's commit."""
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "outer"]):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, env=env, capture_output=True)
+    (tmp_path / "checkout").mkdir()
+    monkeypatch.setattr(manifest, "source_checkout", lambda: tmp_path / "checkout")
+    assert provenance.source_revision() == {}
+
+
+def test_a_run_description_holds_the_provenance():
+    """What goes into the spike file and the benchmark record (provenance.describe) names the neuron's sources."""
+    from microcircuit import derive, load_table
+
+    config = Config()
+    kernel = {"virtual_processes": 2, "mpi_processes": 1, "num_connections": 0, "nest_version": "3.10.0"}
+    described = provenance.describe(config, derive(config, load_table()), kernel)
+    assert {**provenance.built_module(config), **provenance.source_revision()}.items() <= described.items()
+    assert described["nestml_source_sha256"].endswith(f"  {MODEL}")
 
 
 def test_an_installed_package_records_no_commit(fresh_revision, monkeypatch):
