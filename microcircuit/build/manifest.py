@@ -5,7 +5,7 @@ The builder (:mod:`microcircuit.build.builder`) writes ``manifest.json`` next to
 records a SHA-256 hash of every source of the module (:func:`source_hashes`: the NESTML models, the
 build package's Python files and its C++ header), so that a run refuses a module built from other
 sources than the installed ones (an edited model, or edited build code, without a rebuild). Comparing
-them costs a millisecond; the builder's fingerprint (these hashes plus the compiler, NEST and NESTML
+them takes a few milliseconds (3.5 ms measured); the builder's fingerprint (these hashes plus the compiler, NEST and NESTML
 versions, which take NEST's files to detect) decides when to rebuild.
 
 The build folder is, in this order: ``$MICROCIRCUIT_BUILD_DIR``; ``build/`` in the source
