@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .errors import ConfigError
+from .errors import ConfigError, option, shorten
 
 DEFAULT_TABLE = Path(str(importlib.resources.files("microcircuit") / "data" / "pd14.nc"))
 """The PD14 connectivity table installed with the package."""
@@ -79,7 +80,10 @@ def load_table(path: str | Path | None = None) -> xr.Dataset:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             table = ds.load()
     except Exception as exc:  # netCDF4 raises OSError, xarray ValueError, ...
-        raise ConfigError(f"connectivity table {path} is not a readable NetCDF file ({type(exc).__name__})") from None
+        raise ConfigError(f"connectivity table {path} is not a readable NetCDF file ({type(exc).__name__})") from exc
+    if "spike_time" in table.variables:
+        raise ConfigError(f"connectivity table {path} is a spike file, not a connectivity table: to repeat the run "
+                          f"it stores (with its table), use {option('from_file')} {path}")
     return check_table(table, name=str(path))
 
 
@@ -91,7 +95,9 @@ def check_table(table: xr.Dataset, name: str = "connectivity table") -> xr.Datas
     if table["population"].ndim != 1 or len(names) == 0:
         raise ConfigError(f"{name}: 'population' must be a non-empty 1-d list of names")
     if len(set(names)) != len(names) or any(not n.strip() for n in names):
-        raise ConfigError(f"{name}: population names must be unique and non-empty, got {names}")
+        repeated = sorted(n for n, k in Counter(names).items() if k > 1)
+        what = f"repeated: {shorten(repeated)}" if repeated else "some are empty"
+        raise ConfigError(f"{name}: population names must be unique and non-empty ({what}; names: {shorten(names)})")
     for axis in ("target", "source"):
         if axis not in table.coords or [str(p) for p in table[axis].values] != names:
             raise ConfigError(f"{name}: coordinate '{axis}' must list the populations in the order of 'population'")
@@ -103,7 +109,7 @@ def check_table(table: xr.Dataset, name: str = "connectivity table") -> xr.Datas
         raise ConfigError(f"{name}: 'population_type' has dims {ptype.dims}, expected ('population',)")
     bad = [f"{p}={str(t)!r}" for p, t in zip(names, ptype.values) if str(t) not in POPULATION_TYPES]
     if bad:
-        raise ConfigError(f"{name}: unknown population_type {', '.join(bad)}; allowed: 'E' or 'I'")
+        raise ConfigError(f"{name}: unknown population_type {shorten(bad)}; allowed: 'E' or 'I'")
 
     for var, (dims, (check, allowed)) in VARIABLES.items():
         if var not in table:

@@ -560,11 +560,23 @@ def write_atomic(ds: xr.Dataset, path: Path, append=None) -> None:
 
 
 def stored_config(attrs: dict) -> dict:
-    """The configuration a spike file stores (its ``config`` attribute) as nested dicts; {} if it has none."""
-    try:
-        return json.loads(attrs["config"])
-    except (KeyError, TypeError, ValueError):
+    """The configuration a spike file stores (its ``config`` attribute) as nested dicts; {} if it has none.
+
+    Raises
+    ------
+    ConfigError
+        The attribute is there but is not the JSON of a configuration (a damaged file): reading on
+        would take the file for one without a configuration and, e.g., compare nothing.
+    """
+    if "config" not in attrs:
         return {}
+    try:
+        config = json.loads(attrs["config"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the stored configuration (attribute 'config') is damaged: not JSON ({exc})") from exc
+    if not isinstance(config, dict):
+        raise ConfigError("the stored configuration (attribute 'config') is damaged: not a table of options")
+    return config
 
 
 def stored_run(attrs: dict) -> tuple[Config, xr.Dataset]:

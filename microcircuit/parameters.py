@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from . import physics, variations
-from .errors import ConfigError, option
+from .errors import ConfigError, named, option, setting
 
 BACKGROUNDS = ("poisson", "dc")
 V0_CHOICES = ("optimized", "original")
@@ -58,7 +58,8 @@ class NeuronParams:
         _require("neuron.t_ref", self.t_ref, ">= 0", self.t_ref >= 0)
         _require("neuron.V_reset", self.V_reset, "< V_th", self.V_reset < self.V_th)
         if math.isclose(self.tau_m, self.tau_syn):
-            raise ConfigError("neuron.tau_syn must differ from neuron.tau_m (the PSP-to-PSC conversion is singular)")
+            raise ConfigError(f"{named('neuron.tau_syn')} must differ from {named('neuron.tau_m')} (the PSP-to-PSC "
+                              "conversion is singular)")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class NetworkParams:
         _choice("poisson_source", self.poisson_source, POISSON_SOURCES)
         _choice("synapse_model", self.synapse_model, SYNAPSE_MODELS)
         if self.poisson_source == "neuron" and self.neuron_model != "nestml":
-            raise ConfigError("poisson_source = 'neuron' needs neuron_model = 'nestml' "
+            raise ConfigError(f"{setting('poisson_source', 'neuron')} needs {setting('neuron_model', 'nestml')} "
                               "(NEST's iaf_psc_exp cannot draw its own background)")
         _require("v0_original_sd", self.v0_original_sd, ">= 0", self.v0_original_sd >= 0)
         _require("weight_rel_sd", self.weight_rel_sd, "in [0, 1]", 0 <= self.weight_rel_sd <= 1)
@@ -174,8 +175,8 @@ class SimulationParams:
         for name in ("t_sim", "t_presim", "chunk", "vm_interval"):
             steps = getattr(self, name) / self.resolution
             if not math.isclose(steps, round(steps), abs_tol=1e-9):
-                raise ConfigError(f"{name} = {getattr(self, name)} ms must be a multiple of the resolution "
-                                  f"({self.resolution} ms)")
+                raise ConfigError(f"{setting(name, getattr(self, name))} ms must be a multiple of the resolution "
+                                  f"({self.resolution:g} ms)")
 
 
 @dataclass(frozen=True)
@@ -275,13 +276,14 @@ _SECTIONS = {
 
 
 def _require(name, value, allowed, ok):
+    """Refuse ``value`` of the option ``name``, named as the user set it (:func:`microcircuit.errors.setting`)."""
     if not ok:
-        raise ConfigError(f"{name} = {value!r} is not allowed; must be {allowed}")
+        raise ConfigError(f"{setting(name, value)} is not allowed; must be {allowed}")
 
 
 def _choice(name, value, choices):
     if value not in choices:
-        raise ConfigError(f"{name} = {value!r} is not allowed; choose one of {', '.join(choices)}")
+        raise ConfigError(f"{setting(name, value)} is not allowed; choose one of {', '.join(choices)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,8 +389,8 @@ def derive(config: Config, table: xr.Dataset) -> Derived:
     sizes = np.round(sizes_full * f_n).astype(np.int64)  # numpy rounds half to even
     if np.any(sizes < 1):
         small = [p for p, s in zip(pops, sizes) if s < 1]
-        raise ConfigError(f"n_scaling = {f_n} leaves population {small[0]} without neurons; "
-                          f"increase n_scaling (allowed: (0, 1])")
+        raise ConfigError(f"{setting('n_scaling', f_n)} leaves population {small[0]} without neurons; "
+                          f"increase {named('n_scaling')} (allowed: (0, 1])")
 
     # pathway factors (docs/model.md §13) act on the table's probabilities and PSPs before anything is derived
     # from them, so that synapse numbers, weights and the K-scaling compensation all see the changed values

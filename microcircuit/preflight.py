@@ -6,12 +6,13 @@ it spends minutes building a network.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import parallel, resources
 from .build import manifest
-from .errors import ConfigError, option
+from .errors import ConfigError, option, setting, shorten
 from .output import SPIKES_FILE
 from .parameters import Config, Derived, below_rheobase, compact_synapse_allowed, nest_synapse_model
 
@@ -34,11 +35,11 @@ def check(config: Config, derived: Derived, output_dir: str | Path | None, overw
     Raises
     ------
     ConfigError
-        The output exists (and ``overwrite`` is False) or is not a folder; the recording needs more
-        disk than is free there; the network needs more memory than is available (and
-        ``check_memory`` is True).
+        The output exists (and ``overwrite`` is False) or is not a folder, or cannot be written (or
+        made); the recording needs more disk than is free there; the network needs more memory than
+        is available (and ``check_memory`` is True).
     SetupError
-        The NESTML neuron module is not built for the installed NEST.
+        The NESTML neuron module is not built for the installed NEST, or not from the installed sources.
     """
     spikes_path = None
     if config.simulation.record:
@@ -49,10 +50,13 @@ def check(config: Config, derived: Derived, output_dir: str | Path | None, overw
                               f"{option('overwrite')}")
         if out_dir.exists() and not out_dir.is_dir():
             raise ConfigError(f"{option('output_dir')} {out_dir} is not a folder")
+        _writable(out_dir)
         _disk(config, derived, out_dir)
     if config.network.neuron_model == "nestml":
         manifest.check_module()
     need, synapse = _memory(config, derived, check_memory)
+    if config.simulation.record:  # warnings last: a refused run prints its one line only
+        _vm_of_whole_populations(config, derived)
     below = [p for p, b in zip(derived.populations, below_rheobase(config, derived)) if b]
     if below:
         log.warning("%s get%s at most rheobase from the DC input at k_scaling %g and fire only through "
@@ -60,6 +64,47 @@ def check(config: Config, derived: Derived, output_dir: str | Path | None, overw
                     ", ".join(below), "s" if len(below) == 1 else "", config.network.k_scaling,
                     option("background_poisson"))
     return Plan(spikes_path=spikes_path, memory_mb=need, synapse_model=synapse)
+
+
+def _writable(out_dir: Path) -> None:
+    """Refuse an output folder that cannot be written, or made (its nearest existing parent cannot be written).
+
+    Tried, not inferred from permission bits: a file without a name is created there and dropped
+    (the same for root, ACLs and read-only file systems as for the run's own files).
+    """
+    folder = out_dir
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{option('output_dir')} {out_dir} cannot be made: {folder} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        where = "" if folder == out_dir else f" (it would be made in {folder}, which cannot be written)"
+        raise ConfigError(f"cannot write to {option('output_dir')} {out_dir}{where}: {exc.strerror or exc}; choose "
+                          f"another {option('output_dir')}") from exc
+
+
+def _vm_of_whole_populations(config: Config, derived: Derived) -> None:
+    """Say so when ``record_vm`` asks for more neurons than a population has: it is then recorded whole.
+
+    Not refused: recording every neuron of a small network is a legitimate choice, and this is the way to
+    ask for it; but a number that was meant for a larger network (or a typo) must not silently record
+    a hundred times more than intended.
+    """
+    sim = config.simulation
+    whole = [p for p, size in zip(derived.populations, derived.sizes) if sim.record_vm > size]
+    if not whole:
+        return
+    samples = resources.vm_samples(config, derived)[1]
+    size = f"{2 * 8 * samples / 2**20:.0f} MB before compression"
+    which = ("more than any population has, so every neuron is recorded" if len(whole) == len(derived.populations)
+             else f"more than {shorten(whole)} ha{'s' if len(whole) == 1 else 've'}, so "
+                  f"{'it is' if len(whole) == 1 else 'they are'} recorded whole")
+    log.warning("%s is %s: %d neurons in all (V_m and I_syn every %g ms, %.3g million samples, %s)",
+                setting("record_vm", sim.record_vm), which, derived.n_vm_recorded, sim.vm_interval, samples / 1e6,
+                size)
 
 
 def _disk(config: Config, derived: Derived, out_dir: Path) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import xarray as xr
 
-from .errors import ConfigError, option
+from .errors import ConfigError, named, option, setting
 
 VARIED_KEYS = ("g", "bg_rate", "k_ext", "pathways")  # the NetworkParams fields this module checks and resolves
 TABLE = "table"                          # "the table's value" of bg_rate, g and k_ext
@@ -54,7 +54,7 @@ def table_or_number(name: str, value, allowed: str, ok: Callable[[float], bool])
     elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
         if math.isfinite(value) and ok(float(value)):
             return float(value)
-    raise ConfigError(f"{option(name)} = {value!r} is not allowed; must be {TABLE!r} (the table's value) or {allowed}")
+    raise ConfigError(f"{setting(name, value)} is not allowed; must be {TABLE!r} (the table's value) or {allowed}")
 
 
 def _whole(value) -> int | None:
@@ -77,10 +77,10 @@ def check_k_ext(value) -> str | dict[str, int]:
         for pop, k in value.items():
             n = _whole(k)
             if not isinstance(pop, str) or n is None or n < 0:
-                raise ConfigError(f"{option('k_ext')} {pop} = {k!r} is not allowed; in-degrees must be whole numbers >= 0")
+                raise ConfigError(f"{named('k_ext')} {pop} = {k!r} is not allowed; in-degrees must be whole numbers >= 0")
             out[pop] = n
         return out if out else TABLE  # an empty override is the table's
-    raise ConfigError(f"{option('k_ext')} = {value!r} is not allowed; choose {', '.join(map(repr, K_EXT_PRESETS))} "
+    raise ConfigError(f"{setting('k_ext', value)} is not allowed; choose {', '.join(map(repr, K_EXT_PRESETS))} "
                       "or give in-degrees per population (e.g. {L23E = 1800})")
 
 
@@ -88,7 +88,7 @@ def pathway_key(text: str) -> tuple[str, str]:
     """``"SOURCE->TARGET"`` as (source, target); ConfigError if it is not of that form."""
     parts = text.split(PATHWAY_ARROW) if isinstance(text, str) else []
     if len(parts) != 2 or not all(p.strip() for p in parts):
-        raise ConfigError(f"{option('pathways')} {text!r} is not allowed; name a pathway as 'SOURCE->TARGET' "
+        raise ConfigError(f"{named('pathways')} {text!r} is not allowed; name a pathway as 'SOURCE->TARGET' "
                           "(e.g. 'L23E->L4I')")
     return parts[0].strip(), parts[1].strip()
 
@@ -102,15 +102,15 @@ def pathway_name(text: str) -> str:
 def check_pathways(value) -> dict[str, dict[str, float]]:
     """``pathways``: {"SOURCE->TARGET": {"probability": f, "psp": f}}, factors finite and >= 0 (default 1)."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{option('pathways')} = {value!r} is not allowed; give a table of pathways, "
+        raise ConfigError(f"{named('pathways')} = {value!r} is not allowed; give a table of pathways, "
                           "e.g. {\"L23E->L4I\" = {probability = 0.0}}")
     out = {}
     for key, factors in value.items():
         name = pathway_name(key)
         if name in out:
-            raise ConfigError(f"{option('pathways')} {name!r} is given twice")
+            raise ConfigError(f"{named('pathways')} {name!r} is given twice")
         if not isinstance(factors, Mapping) or not factors:
-            raise ConfigError(f"{option('pathways')} {name!r} = {factors!r} is not allowed; give factors, "
+            raise ConfigError(f"{named('pathways')} {name!r} = {factors!r} is not allowed; give factors, "
                               f"e.g. {{probability = 0.0}} (allowed: {', '.join(PATHWAY_FACTORS)})")
         entry = dict.fromkeys(PATHWAY_FACTORS, 1.0)
         for factor, f in factors.items():
@@ -119,7 +119,7 @@ def check_pathways(value) -> dict[str, dict[str, float]]:
                                   f"{', '.join(PATHWAY_FACTORS)}")
             ok = isinstance(f, (int, float, np.integer, np.floating)) and not isinstance(f, (bool, np.bool_))
             if not ok or not math.isfinite(f) or f < 0:
-                raise ConfigError(f"{option('pathways')} {name!r}: {factor} = {f!r} is not allowed; "
+                raise ConfigError(f"{named('pathways')} {name!r}: {factor} = {f!r} is not allowed; "
                                   "must be a number >= 0 (a factor on the table's value; 0 removes the pathway)")
             entry[factor] = float(f)
         out[name] = entry
@@ -215,7 +215,7 @@ def inhibition_factor(g, table: xr.Dataset) -> float:
         return 1.0
     g_table = table_g(table)
     if not math.isfinite(g_table) or g_table == 0:
-        raise ConfigError(f"{option('g')} = {g:g} needs a table with connected excitatory and inhibitory pathways "
+        raise ConfigError(f"{setting('g', g)} needs a table with connected excitatory and inhibitory pathways "
                           f"and a nonzero inhibitory PSP; this table's g is {g_table:g} (use {option('g')} {TABLE})")
     return g / g_table
 

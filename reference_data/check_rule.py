@@ -44,7 +44,7 @@ def network_stats(seed: int) -> xr.Dataset:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--seeds", type=int, nargs="+", default=[5, 10], help="reference sizes n")
     p.add_argument("--references", type=int, default=10, help="reference ensembles per size")
     p.add_argument("--runs", type=int, default=20, help="new runs per reference")

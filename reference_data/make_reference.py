@@ -290,7 +290,8 @@ def compare_nest_example(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python reference_data/make_reference.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python reference_data/make_reference.py", description=__doc__.splitlines()[0],
+                                allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("simulate", help="run the reference simulations (skips seeds already done)")
     s.add_argument("run_set", choices=sorted(RUN_SETS))

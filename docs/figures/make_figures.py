@@ -29,7 +29,7 @@ NAMES = ("raster_plot", "box_plot", "distributions", "vm_traces", "power_spectra
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("run_dir", type=Path)
     p.add_argument("--reference", help="reference set (default: chosen as validate does)")
     p.add_argument("--prefix", default="", help="file name prefix")

@@ -5,7 +5,8 @@ without its build step), apply the documented edits (:mod:`.edits`), compile and
 NESTML's ``NESTBuilder`` (its ``redirect_build_output`` and ``build_output_dir`` options keep the
 compiler output in ``build.log.d/`` of the build folder). A fingerprint of the model sources, the
 build code and the NEST and NESTML versions is stored in the manifest; when it matches, the
-build is skipped in well under a second, without importing NEST or NESTML.
+build is skipped in well under a second, without importing NEST or NESTML. The manifest also
+keeps the hash of every source file, which every run compares with the installed sources.
 """
 from __future__ import annotations
 
@@ -23,16 +24,15 @@ from . import edits, manifest, toolchain
 GENERATED_SUFFIX = ".generated"
 """A copy of each generated source before the edits is kept next to it (tests check the edits on it)."""
 HERE = Path(__file__).resolve().parent
-"""The build package's folder: its sources go into the fingerprint, its C++ header into the build."""
+"""The build package's folder: its C++ header is copied into the build (its sources are ``manifest.source_files()``)."""
 
 
-def fingerprint(tc: toolchain.Toolchain, nest_version: str, nestml_version: str) -> str:
-    """Hash of everything the compiled module depends on."""
-    h = hashlib.sha256()
-    sources = sorted([*HERE.glob("*.py"), HERE / edits.INLINE_RING_BUFFER])
-    for path in [*sources, *manifest.model_files()]:
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+def fingerprint(tc: toolchain.Toolchain, nest_version: str, nestml_version: str,
+                sources: dict[str, str] | None = None) -> str:
+    """Hash of everything the compiled module depends on: its sources (``manifest.source_hashes()``,
+    given or computed), the compiler and its flags, NEST, NESTML and Python."""
+    sources = manifest.source_hashes() if sources is None else sources
+    h = hashlib.sha256(manifest.combined_hash(sources).encode())
     h.update(f"{tc.describe()}|{nest_version}|{nestml_version}|{sys.version_info[:2]}".encode())
     return h.hexdigest()
 
@@ -110,10 +110,12 @@ def build(build_dir: Path | None = None, force: bool = False, log=None) -> Path:
     nest_dir = toolchain.nest_package_dir()
     tc = toolchain.detect_toolchain(nest_dir, nest_config, cxx)
     versions = {"nest": toolchain.nest_version(), "nestml": toolchain.nestml_version()}
-    stamp = fingerprint(tc, versions["nest"], versions["nestml"])
+    sources = manifest.source_hashes()
+    stamp = fingerprint(tc, versions["nest"], versions["nestml"], sources)
     module = manifest.module_path(build_dir)
     previous = manifest.read_manifest(build_dir)
-    if not force and module.exists() and previous is not None and previous.get("fingerprint") == stamp:
+    if (not force and module.exists() and previous is not None and previous.get("fingerprint") == stamp
+            and previous.get("sources") == sources):
         log(f"{manifest.MODULE_NAME} is up to date ({module})")
         return module
 
@@ -155,6 +157,7 @@ def build(build_dir: Path | None = None, force: bool = False, log=None) -> Path:
     shutil.rmtree(old, ignore_errors=True)
     manifest.write_manifest(build_dir, {
         "fingerprint": stamp,
+        "sources": sources,  # compared with the installed sources before every run (manifest.check_module)
         "module_name": manifest.MODULE_NAME,
         "module_path": str(module),
         "models": [p.stem for p in models],

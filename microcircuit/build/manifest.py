@@ -1,7 +1,12 @@
 """Where the compiled neuron module lives and what was built: shared by the builder and the loader.
 
 The builder (:mod:`microcircuit.build.builder`) writes ``manifest.json`` next to the module;
-:func:`check_module` reads it, without importing NEST, before a run loads the module.
+:func:`check_module` reads it, without importing NEST, before a run loads the module. The manifest
+records a SHA-256 hash of every source of the module (:func:`source_hashes`: the NESTML models, the
+build package's Python files and its C++ header), so that a run refuses a module built from other
+sources than the installed ones (an edited model, or edited build code, without a rebuild). Comparing
+them takes a few milliseconds (3.5 ms measured); the builder's fingerprint (these hashes plus the compiler, NEST and NESTML
+versions, which take NEST's files to detect) decides when to rebuild.
 
 The build folder is, in this order: ``$MICROCIRCUIT_BUILD_DIR``; ``build/`` in the source
 checkout the package is imported from (``pip install -e .``); else ``share/microcircuit/build``
@@ -10,6 +15,7 @@ its own NEST.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.resources
 import importlib.util
@@ -28,6 +34,8 @@ NESTML_MODEL = "iaf_psc_exp_pd14"
 
 MANIFEST = "manifest.json"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+BUILD_PACKAGE_DIR = Path(__file__).resolve().parent
+"""The build package: its Python files and its C++ header (``inline_ring_buffer.h``) are sources of the module."""
 
 
 def source_checkout() -> Path | None:
@@ -57,6 +65,39 @@ def model_files() -> list[Path]:
     """The NESTML sources of the module (package data; ``models/`` in the source checkout)."""
     data = importlib.resources.files("microcircuit") / "data"
     return sorted(Path(str(p)) for p in data.iterdir() if p.name.endswith(".nestml"))
+
+
+def source_files() -> list[Path]:
+    """Every file the compiled module is made from: the build package's ``*.py`` and ``*.h``, the NESTML models.
+
+    In a source checkout the models are ``models/*.nestml`` (linked from ``microcircuit/data``); in an
+    installed package, the copies installed with it.
+    """
+    return [*sorted([*BUILD_PACKAGE_DIR.glob("*.py"), *BUILD_PACKAGE_DIR.glob("*.h")]), *model_files()]
+
+
+def source_hashes() -> dict[str, str]:
+    """SHA-256 of every source of the module (:func:`source_files`), by file name."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in source_files()}
+
+
+def combined_hash(hashes: dict[str, str]) -> str:
+    """One SHA-256 of several files' hashes (name and hash of each, in name order)."""
+    return hashlib.sha256("".join(f"{name}\0{h}\n" for name, h in sorted(hashes.items())).encode()).hexdigest()
+
+
+def nestml_hashes(hashes: dict[str, str]) -> dict[str, str]:
+    """The entries of :func:`source_hashes` that are NESTML models."""
+    return {name: h for name, h in hashes.items() if name.endswith(".nestml")}
+
+
+def _changed(built: dict[str, str], installed: dict[str, str], limit: int = 3) -> str:
+    """Which sources differ between a build and the installed package, as a short phrase."""
+    names = sorted(n for n in set(built) | set(installed) if built.get(n) != installed.get(n))
+    words = [f"{n} {'is new' if n not in built else 'is gone' if n not in installed else 'changed'}"
+             for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(words) + more
 
 
 def module_path(build_dir: Path) -> Path:
@@ -100,8 +141,8 @@ def check_module(build_dir: str | Path | None = None) -> tuple[Path, dict]:
     Raises
     ------
     SetupError
-        If the module has not been built or was built for another NEST; the message names the
-        command that builds it.
+        If the module has not been built, was built for another NEST, or from other sources than
+        the installed ones (:func:`source_hashes`); the message names the command that builds it.
     """
     build_dir = Path(build_dir) if build_dir is not None else default_build_dir()
     module = module_path(build_dir)
@@ -119,4 +160,12 @@ def check_module(build_dir: str | Path | None = None) -> tuple[Path, dict]:
         raise SetupError(f"{module} was built for the NEST in {Path(built_for).parent}, but this Python uses "
                          f"the NEST in {nest_dir}: run `{build_command()}` with this Python (keep one build "
                          "folder per NEST with `--build-dir DIR` and MICROCIRCUIT_BUILD_DIR=DIR)")
+    built_from = manifest.get("sources")
+    if not isinstance(built_from, dict):
+        raise SetupError(f"{module} was built by an older version of this package, which did not record its "
+                         f"sources: run `{build_command()}` again")
+    installed_sources = source_hashes()
+    if built_from != installed_sources:
+        raise SetupError(f"{module} was built from other sources than the installed ones "
+                         f"({_changed(built_from, installed_sources)} since): run `{build_command()}` again")
     return module, manifest

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import analysis, plots, theory
+from .. import analysis, plots, provenance, theory
 from ..errors import ConfigError
-from ..output import SPIKES_FILE, load_spikes, stored_run, write_atomic
+from ..output import SPIKES_FILE, load_spikes, stored_config, stored_run, write_atomic
 from ..parameters import derive
 from . import common
 
@@ -65,10 +65,14 @@ def _open(run_dir: Path) -> tuple[xr.Dataset, Path]:
         raise ConfigError(f"no {SPIKES_FILE} in {run_dir}" if run_dir.is_dir() else f"{run_dir} does not exist")
     try:
         ds = load_spikes(path, vm=False)
-    except Exception:
-        raise ConfigError(f"{path} is not a readable spike file") from None
+    except Exception as exc:  # netCDF4 raises OSError, xarray ValueError, ... (--debug shows which)
+        raise ConfigError(f"{path} is not a readable spike file") from exc
     if "spike_time" not in ds or "t_start" not in ds.attrs:
         raise ConfigError(f"{path} is not a spike file written by python -m microcircuit.run")
+    try:
+        stored_config(ds.attrs)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     return ds, path
 
 
@@ -81,7 +85,7 @@ def _main(args) -> int:
         try:
             t_start, t_stop = analysis.window(ds)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(str(exc)) from exc
     notes = [str(w.message) for w in caught]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", analysis.IncompleteRunWarning)  # said once, in the notes
@@ -148,7 +152,9 @@ def _predicted_spectra(ds: xr.Dataset, spectrum: xr.DataArray) -> xr.DataArray |
 def report(ds, window, summary, peaks, predicted, latency, response, notes) -> str:
     """The text summary: one line per population, then the stimulus response."""
     t0, t1 = window
-    lines = [plots.run_title(ds.attrs) or "run", f"window [{t0:g}, {t1:g}] ms ({(t1 - t0) / 1000:g} s)"]
+    software, neuron = provenance.summary(ds.attrs)
+    lines = [plots.run_title(ds.attrs) or "run", f"software: {software}", f"neuron: {neuron}",
+             f"window [{t0:g}, {t1:g}] ms ({(t1 - t0) / 1000:g} s)"]
     lines += [f"note: {n}" for n in notes]
     head = (f"{'population':<10} {'neurons':>7} {'rate':>7} {'sd':>7} {'silent':>7} {'CV':>6} {'irreg.':>6} "
             f"{'sync':>6} {'AI':>3} {'CC mean':>9} {'CC sd':>8} {'peak':>6} {'peak/':>6} {'theory':>7}")

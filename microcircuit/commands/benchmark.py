@@ -218,7 +218,7 @@ def _ratios_of_files(first: Path, second: Path) -> int:
     try:
         a, b = (json.loads(Path(f).read_text()) for f in (first, second))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"--ratios needs two files written by --json: {exc}") from None
+        raise ConfigError(f"--ratios needs two files written by --json: {exc}") from exc
     if not a or not b:
         raise ConfigError("--ratios needs two files with at least one record each")
     print(format_records(a + b))

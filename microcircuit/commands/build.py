@@ -16,8 +16,16 @@ The module goes to the build folder: $MICROCIRCUIT_BUILD_DIR if set, else build/
 checkout (pip install -e .), else share/microcircuit/build in this Python environment."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (exit status 2), as in the other commands."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                allow_abbrev=False)  # a typo in a script must not change its meaning
     p.add_argument("--build-dir", type=Path, metavar="DIR",
                    help=f"build folder (default here: {manifest.default_build_dir()})")
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")

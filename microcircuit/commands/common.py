@@ -1,9 +1,11 @@
 """The command-line layer shared by every command: parser, option table, configuration, logging, exit codes.
 
-Options resolve in this order (later wins): defaults, ``--config FILE`` (TOML),
-``--from spikes.nc`` (the configuration stored in a spike file), command-line options.
-Library messages name options by their Python spelling; :func:`setup` registers the flags
-(``errors.name_options``) so that commands print the flags instead.
+Options resolve in this order (later wins): defaults, ``--from spikes.nc`` (the configuration stored
+in a spike file), ``--config FILE`` (TOML), command-line options. Library messages name options by
+their Python spelling; :func:`main_wrapper` registers the flags (``errors.name_options``) so that
+commands print the flags instead, and :func:`config_from_args` registers where each value came from
+(``errors.name_origins``: the flag typed, or the key of the TOML file or stored configuration), so that
+a refused value is named as the user set it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import xarray as xr
 
 from .. import parallel
 from ..connectivity import load_table, table_from_json
-from ..errors import ConfigError, SetupError, name_options, options_named
+from ..errors import ConfigError, SetupError, name_options, name_origins, options_named
 from ..output import stored_config
 from ..parameters import BACKGROUNDS, NEURON_CHOICES, POISSON_SOURCES, SYNAPSE_MODELS, V0_CHOICES, Config
 from ..variations import K_EXT_PRESETS, TABLE, check_against_table, parse_k_ext, parse_pathway, pathway_name, upgrade_config_dict
@@ -55,8 +57,22 @@ OPTION_FIELDS = {
     "vm_interval": ("simulation", "vm_interval"),
 }
 
-# how the command line spells the options that library messages name (see microcircuit.errors)
+def _keys(data: dict, path: tuple[str, ...] = ()):
+    """(option key, TOML key) of every value in a nested configuration: ("n_scaling", "network.n_scaling"),
+    ("neuron.C_m", "network.neuron.C_m"); the option key is the TOML key without its section."""
+    for name, value in data.items():
+        here = (*path, str(name))
+        if isinstance(value, dict):
+            yield from _keys(value, here)
+        else:
+            yield ".".join(here[1:]) or here[0], ".".join(here)
+
+
+# how the command line spells the options that library messages name (see microcircuit.errors): the flag
+# where there is one, else the key in a TOML configuration (network.neuron.tau_m)
 FLAGS = {
+    **dict(_keys(Config().to_dict())),
+    **{name: "--" + dest.replace("_", "-") for dest, (_, name) in OPTION_FIELDS.items()},
     "n_scaling": "--n-scale", "k_scaling": "--k-scale", "scale": "--scale", "background": "--background",
     "background_poisson": "--background poisson", "g": "--g", "bg_rate": "--bg-rate", "k_ext": "--k-ext",
     "pathways": "--pathway",
@@ -65,7 +81,13 @@ FLAGS = {
     "record_vm": "--record-vm", "vm_interval": "--vm-interval", "chunk": "--chunk", "t_sim": "--t-sim",
     "thalamic_start": "--thalamic-start", "thalamic_pulses": "--thalamic-pulses",
     "thalamic_interval": "--thalamic-interval", "synapse_model": "--synapse-model", "threads": "--threads",
+    "from_file": "--from",
 }
+ORDER = "defaults < --from < --config < command-line options"
+"""How the sources of a configuration override each other (later wins)."""
+
+# the first bytes of a NetCDF file: NetCDF-4 (HDF5) or classic
+NETCDF_SIGNATURES = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02", b"CDF\x05")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -75,12 +97,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with exit status 2 and a one-line message for every usage error.
 
-    Under an MPI launcher every rank parses the same command line; only rank 0 prints
-    help, usage errors and the like.
+    Abbreviated options are not accepted (``--scal`` is an error, not ``--scale``): a typo in a
+    script must not change its meaning when an option is added. Under an MPI launcher every rank
+    parses the same command line; only rank 0 prints help, usage errors and the like.
     """
 
     def __init__(self, *args, examples: list[str] | None = None, **kwargs):
         kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
         if examples:
             kwargs["epilog"] = "examples:\n" + "\n".join(f"  {line}" for line in examples)
         super().__init__(*args, **kwargs)
@@ -163,11 +187,14 @@ def add_run_options(p: argparse.ArgumentParser, defaults: Config | None = None) 
     g.add_argument("--vm-interval", type=float, metavar="MS",
                    help=f"sampling interval of --record-vm, a multiple of the time step (default {sim.vm_interval:g})")
     g = groups["configuration"] = p.add_argument_group("configuration")
-    g.add_argument("--config", type=Path, metavar="FILE", help="TOML file with any parameters")
+    g.add_argument("--config", type=Path, metavar="FILE",
+                   help=f"TOML file with any parameters (with --from: changes to the stored configuration; order: {ORDER})")
     g.add_argument("--from", dest="from_file", type=Path, metavar="SPIKES_NC",
-                   help="re-use the configuration (and connectivity table) stored in a spike file")
-    g.add_argument("--print-config", action="store_true",
-                   help="print the fully resolved configuration as TOML and exit")
+                   help="re-use the configuration (and connectivity table) stored in a spike file; --config and "
+                        "the other options change it")
+    g.add_argument("--print-config", nargs="?", const="-", metavar="FILE",
+                   help="print the fully resolved configuration as TOML and exit; with FILE write it there "
+                        "(creating its folder; an existing FILE is kept)")
     return groups
 
 
@@ -209,29 +236,67 @@ def run_command(prog: str, parser: argparse.ArgumentParser, body: Callable[[argp
 
 
 def print_config(args: argparse.Namespace, config: Config, table: xr.Dataset | None = None) -> bool:
-    """With ``--print-config``: print the resolved configuration as TOML (rank 0) and return True (the command stops).
+    """With ``--print-config [FILE]``: print the resolved configuration as TOML, or write it to FILE (rank 0);
+    return True (the command stops).
 
     Keys that name populations or need the table's g are checked against the table (``table``,
     else the one the configuration names) first, so that a printed configuration can run.
     """
-    if not getattr(args, "print_config", False):
+    target = getattr(args, "print_config", None)
+    if not target:
         return False
     net = config.network
     if net.g != TABLE or isinstance(net.k_ext, dict) or net.pathways:
         check_against_table(net, load_table(net.connectivity) if table is None else table)
     if parallel.is_root():
-        sys.stdout.write(to_toml(config))
+        if target == "-":
+            sys.stdout.write(to_toml(config))
+        else:
+            _write_new_file(Path(target), to_toml(config))
+            log.info("wrote %s", target)
     return True
+
+
+def _write_new_file(path: Path, text: str) -> None:
+    """Write ``text`` to a new file ``path`` (creating its folder); an existing file is an error and is kept."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise ConfigError(f"--print-config {path}: the file exists; remove it or choose another name") from None
+    except OSError as exc:
+        raise ConfigError(f"--print-config {path}: cannot write it ({exc.strerror or exc})") from exc
 
 
 def _load_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
+            if fh.read(8).startswith(NETCDF_SIGNATURES):
+                raise ConfigError(_netcdf_given_as_toml(path))
+            fh.seek(0)
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"--config {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"--config {path} is a folder, not a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--config {path} is not a TOML file (not UTF-8 text: byte {exc.start} is "
+                          f"{exc.object[exc.start:exc.start + 1]!r})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--config {path} is not valid TOML ({exc})") from None
+        raise ConfigError(f"--config {path} is not valid TOML ({exc})") from exc
+
+
+def _netcdf_given_as_toml(path: Path) -> str:
+    """What to say about a NetCDF file given to --config: a spike file belongs to --from."""
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            spikes = "spike_time" in ds.variables
+    except Exception:  # noqa: BLE001 (an unreadable NetCDF file is still not TOML)
+        spikes = False
+    if spikes:
+        return f"--config {path} is a spike file, not a TOML file: to repeat its run use --from {path}"
+    return f"--config {path} is a NetCDF file, not a TOML file (a connectivity table goes to --connectivity)"
 
 
 def _merge(base: dict, override: dict, sections=None) -> dict:
@@ -263,44 +328,70 @@ def _read_from_file(path: Path) -> tuple[dict, xr.Dataset | None]:
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             attrs = dict(ds.attrs)
-    except Exception:
-        raise ConfigError(f"--from {path} is not a readable NetCDF spike file") from None
+    except Exception as exc:  # netCDF4 raises OSError, xarray ValueError, ...
+        raise ConfigError(f"--from {path} is not a readable NetCDF spike file") from exc
     if "config" not in attrs:
         raise ConfigError(f"--from {path} holds no stored configuration (attribute 'config')")
+    try:
+        stored = stored_config(attrs)
+    except ConfigError as exc:
+        raise ConfigError(f"--from {path}: {exc}") from exc
     table = table_from_json(attrs["connectivity_table"]) if "connectivity_table" in attrs else None
-    return stored_config(attrs), table
+    return stored, table
 
 
 def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -> tuple[Config, xr.Dataset | None]:
-    """Resolve the configuration (and a stored connectivity table, with --from)."""
+    """Resolve the configuration (and a stored connectivity table, with --from).
+
+    Later sources override earlier ones: defaults, the configuration stored in ``--from``, the TOML
+    file of ``--config``, the command-line options (:data:`ORDER`). Messages about a refused value
+    name it as the user set it (for the rest of the command): by its flag, or by its TOML key.
+    """
     data = (defaults or Config()).to_dict()
     table = None
+    origins: dict[str, str] = {}
     if getattr(args, "inh_psp_scale", None) is not None:
         f = args.inh_psp_scale
         raise ConfigError(f"--inh-psp-scale was replaced by --g, PD14's relative inhibition (inhibitory PSP = g x "
                           f"excitatory PSP, -4 in the PD14 table): --inh-psp-scale {f:g} is --g {-4 * f:g} there")
-    if getattr(args, "config", None):
-        data = _merge(data, _upgraded(_load_toml(args.config), None, f"--config {args.config}"))
     if getattr(args, "from_file", None):
         stored, table = _read_from_file(args.from_file)
-        data = _merge(data, upgrade_config_dict(stored, table, f"--from {args.from_file}"))
+        stored = upgrade_config_dict(stored, table, f"--from {args.from_file}")
+        data = _merge(data, stored)
+        origins.update(_keys(stored))
+    if getattr(args, "config", None):
+        toml = _upgraded(_load_toml(args.config), None, f"--config {args.config}")
+        data = _merge(data, toml)
+        origins.update(_keys(toml))
+        for name in ("k_ext", "pathways"):  # table-valued keys are named as a whole
+            if isinstance(toml.get("network"), dict) and name in toml["network"]:
+                origins[name] = f"network.{name}"
+        named = toml.get("network", {}) if isinstance(toml.get("network"), dict) else {}
+        if table is not None and "connectivity" in named and named["connectivity"] != stored["network"].get("connectivity"):
+            table = None  # the file names another table than the stored run's
+    if any(not isinstance(data.get(section), dict) for section in ("network", "stimulus", "simulation")):
+        Config.from_dict(data)  # names the section that is not a table
     if getattr(args, "scale", None) is not None:
         if args.n_scale is not None or args.k_scale is not None:
             raise ConfigError("--scale sets both scalings; do not combine it with --n-scale or --k-scale")
         data["network"]["n_scaling"] = data["network"]["k_scaling"] = args.scale
+        origins.update(n_scaling="--scale", k_scaling="--scale")
     for dest, (section, name) in OPTION_FIELDS.items():
         value = getattr(args, dest, None)
         if value is not None:
             data[section][name] = value
+            origins[name] = "--" + dest.replace("_", "-")
     if getattr(args, "pathway", None):  # added to the file's pathways, or changing factors of one of them
         pathways = {pathway_name(k): v for k, v in data["network"].get("pathways", {}).items()}
         for key, factors in args.pathway:
             pathways[key] = {**pathways.get(key, {}), **factors}
         data["network"]["pathways"] = pathways
+        origins["pathways"] = "--pathway"
     if getattr(args, "thalamic_pulses", None) is not None and getattr(args, "thalamic", None) is None:
         data["stimulus"]["thalamic"] = True  # asking for pulses switches them on
     if getattr(args, "connectivity", None):
         table = None  # an explicit table wins over the stored one
+    name_origins(origins)
     return Config.from_dict(data), table
 
 

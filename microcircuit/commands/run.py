@@ -57,7 +57,7 @@ def _main(args) -> int:
         try:
             path = recover(args.output / SPIKES_FILE)
         except (FileNotFoundError, FileExistsError, ValueError) as exc:
-            raise ConfigError(f"--recover: {exc}") from None
+            raise ConfigError(f"--recover: {exc}") from exc
         log.info("wrote %s from the unfinished run data", path)
         return 0
     config, table = common.config_from_args(args)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import xarray as xr
 
-from .. import analysis, plots, theory
+from .. import analysis, plots, provenance, theory
 from ..errors import ConfigError
-from ..output import SPIKES_FILE, load_spikes, stored_run
+from ..output import SPIKES_FILE, load_spikes, stored_config, stored_run
 from ..parameters import derive
 from ..validation import REFERENCE_DIR, Validation, available_references, report, validate
 from . import common
@@ -73,12 +73,18 @@ def _main(args) -> int:
         raise ConfigError(f"no {SPIKES_FILE} in {args.run_dir}")
     try:
         spikes = load_spikes(path)
-    except Exception:
-        raise ConfigError(f"{path} is not a readable spike file") from None
+    except Exception as exc:  # netCDF4 raises OSError, xarray ValueError, ... (--debug shows which)
+        raise ConfigError(f"{path} is not a readable spike file") from exc
     if "spike_time" not in spikes or "spike_count" not in spikes:
         raise ConfigError(f"{path} is not a spike file written by python -m microcircuit.run")
+    try:
+        stored_config(spikes.attrs)  # a damaged configuration would hide the run's differences from the reference
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     v = validate(spikes, args.reference, args.reference_dir)
-    text = report(v, str(args.run_dir), spikes.attrs)
+    head, rest = report(v, str(args.run_dir), spikes.attrs).split("\n", 1)  # "run: ...", then the rest
+    software, neuron = provenance.summary(spikes.attrs)
+    text = "\n".join([head, f"software:  {software}", f"neuron:    {neuron}", rest])
     theory_text, predicted = _theory(spikes, v)
     if theory_text is not None:  # theory beside the simulation; not part of the verdict
         body, summary = text.rsplit("\n", 1)  # the verdict stays the last line

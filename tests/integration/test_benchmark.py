@@ -28,6 +28,9 @@ def test_benchmark_compare_writes_json(tmp_path):
         assert r["num_spikes"] > 0 and r["peak_rss_mb"] > 100
     # same network, same seed: the two neuron models emit the same number of spikes
     assert records[0]["num_spikes"] == records[1]["num_spikes"]
+    # which neuron ran: the NESTML sources and build of the first, "not used" for the built-in one
+    assert records[0]["nestml_source_sha256"].endswith("  iaf_psc_exp_pd14.nestml") and len(records[0]["build_fingerprint"]) == 64
+    assert records[1]["nestml_source_sha256"] == records[1]["build_fingerprint"] == "not used"
     assert "real-time factor" in out.stdout and "NESTML / built-in: mean ± sd" in out.stdout
 
 

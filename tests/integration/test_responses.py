@@ -69,6 +69,10 @@ def test_analyse_prints_latencies_and_writes_named_files(pulse_run):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "response to 10 thalamic pulses" in out
+    # which software and which neuron made the run (issue 23)
+    software, neuron = out.splitlines()[1:3]
+    assert software.startswith("software: microcircuit ") and ", NEST 3.10" in software
+    assert neuron.startswith("neuron: iaf_psc_exp_pd14 from iaf_psc_exp_pd14.nestml sha256 ") and ", build " in neuron
     row = next(line for line in out.splitlines() if line.startswith("L4E") and "ms" not in line
                and len(line.split()) == 5)
     assert float(row.split()[2]) < 10  # onset latency of L4E (ms)
@@ -87,6 +91,6 @@ def test_pulses_that_overlap_or_miss_the_run_are_refused(tmp_path):
                              capture_output=True, text=True)
         assert res.returncode == 2 and not (tmp_path / "x").exists()
         return res.stderr.strip()
-    assert "thalamic_interval = 5.0 is not allowed; must be longer than thalamic_duration" in err(
+    assert "--thalamic-interval 5 is not allowed; must be longer than thalamic_duration" in err(
         "--thalamic-pulses", "3", "--thalamic-interval", "5")
     assert "the last of 10 thalamic pulses starts at 5200 ms" in err("--thalamic-pulses", "10")

@@ -1,7 +1,10 @@
 """Small networks simulated end to end: the spike file and the firing rates."""
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -9,9 +12,11 @@ import xarray as xr
 
 import microcircuit as mc
 from microcircuit import analysis
+from microcircuit.build import manifest
 from microcircuit.connectivity import check_table
 from microcircuit.parameters import Config, NetworkParams, SimulationParams, StimulusParams
 
+from ..conftest import ROOT
 from ..tables import small_table
 
 pytestmark = pytest.mark.slow
@@ -81,6 +86,17 @@ def test_spike_file_attributes(default_run):
     assert a["nestml_version"].startswith("9.") or a["neuron_model"] == "builtin"
     stored = Config.from_dict(json.loads(a["config"]))
     assert stored == default_run.config
+    # which neuron ran (issue 23): the NESTML source as sha256sum prints it, the build, the commit of a checkout
+    if a["neuron_model"] == "nestml":
+        built = manifest.read_manifest(manifest.default_build_dir())
+        model = ROOT / "models" / "iaf_psc_exp_pd14.nestml"
+        assert a["nestml_source_sha256"] == f"{hashlib.sha256(model.read_bytes()).hexdigest()}  {model.name}"
+        assert a["build_fingerprint"] == built["fingerprint"]
+    else:
+        assert a["nestml_source_sha256"] == a["build_fingerprint"] == "not used"
+    if shutil.which("git") and (ROOT / ".git").exists():
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+        assert a["git_commit"] == head.stdout.strip() and a["git_dirty"] in (0, 1)
     populations = ds["population"].values
     assert (populations == "L23E").sum() == 2068 and (populations == "L5I").sum() == 106
 

@@ -17,6 +17,7 @@ import sys
 
 import pytest
 
+from microcircuit.build import manifest
 from microcircuit.commands import validate
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,12 @@ def test_correct_nestml_run_passes(correct_run):
     res = validate_cli(correct_run)
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"reference: {REFERENCE}" in res.stdout
+    # which software and which neuron made the run, below its first line
+    lines = res.stdout.splitlines()
+    assert lines[1].startswith("software:  microcircuit ") and ", NEST 3.10" in lines[1]
+    model_hash = manifest.read_manifest(manifest.default_build_dir())["sources"]["iaf_psc_exp_pd14.nestml"]
+    assert lines[2] == (f"neuron:    iaf_psc_exp_pd14 from iaf_psc_exp_pd14.nestml sha256 {model_hash[:12]}, build "
+                        f"{manifest.read_manifest(manifest.default_build_dir())['fingerprint'][:12]}")
     assert res.stdout.strip().splitlines()[-1].startswith("PASS")
     # mean-field theory beside the simulation, one line per population
     assert "predicted by mean-field theory" in res.stdout

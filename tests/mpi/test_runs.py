@@ -171,7 +171,7 @@ def test_an_input_error_on_one_rank_is_reported_once(mpi, tmp_path):
 def test_bad_input_is_reported_once(mpi, tmp_path):
     result = mpi.run(RUN + SMALL + ["--scale", "2", "--output", str(tmp_path / "o")], n=2, timeout=300)
     assert result.returncode == 2, result.stderr
-    assert error_lines(result.stderr) == [ERROR + "n_scaling = 2.0 is not allowed; must be in (0, 1]"]
+    assert error_lines(result.stderr) == [ERROR + "--scale 2 is not allowed; must be in (0, 1]"]
 
 
 def test_benchmark_reports_every_rank(mpi, tmp_path):
