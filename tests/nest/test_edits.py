@@ -8,7 +8,8 @@ group is there for, so that undoing an edit makes one of them (or the build) fai
 edits                                     behaviour, test
 ========================================  ==========================================================
 unit round trip (0.001 * w * 1000)        I_syn bit-identical to iaf_psc_exp: test_summed_weights_...
-flag buffers, spike port vector           heap bytes per neuron: test_heap_memory_per_neuron
+flag buffers, spike port vector,          heap bytes per neuron (2 and 80 ring-buffer slots):
+sizing of the inline ring buffer          test_heap_memory_per_neuron
 random-deviate members (header)           object size: test_neuron_size_is_the_sum_of_its_members
 spike port member, flag writes/reads      spike input reaches the neuron, no access to an emptied
                                           vector: tests/nest/test_neuron.py (same spikes and V_m)
@@ -181,7 +182,8 @@ _MEMORY_SCRIPT = textwrap.dedent("""
 
     nest.verbosity = nest.VerbosityLevel.ERROR
     model = install_neuron_module() if sys.argv[1] == "nestml" else sys.argv[1]
-    n = int(sys.argv[2])
+    n, max_delay = int(sys.argv[2]), float(sys.argv[3])
+    nest.set(min_delay=0.1, max_delay=max_delay)  # the ring buffers' slots: (min_delay + max_delay) / 0.1 ms
     nest.Create(model, 10)
     nest.Simulate(0.1)  # the kernel's one-time allocations happen before the baseline
     before = in_use()
@@ -194,10 +196,11 @@ _MEMORY_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _heap_per_neuron(model: str, n: int = 20_000) -> dict:
+def _heap_per_neuron(model: str, slots: int, n: int = 20_000) -> dict:
     env = dict(os.environ, PYNEST_QUIET="1", PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, model, str(n)], capture_output=True, text=True,
-                         env=env, timeout=300)
+    max_delay = round((slots - 1) * H, 1)
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, model, str(n), str(max_delay)], capture_output=True,
+                         text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -207,33 +210,38 @@ def malloc_block(n: int) -> int:
     return max(32, (n + 8 + 15) // 16 * 16)
 
 
-def test_heap_memory_per_neuron():
+@pytest.mark.parametrize("slots", [2, 80], ids=["2-slots", "80-slots-heap"])
+def test_heap_memory_per_neuron(slots):
     """Heap bytes per neuron, NESTML neuron minus iaf_psc_exp, equal what the edited neuron is meant to allocate.
 
     Per neuron, beyond what both models share (nest::ArchivingNode's spike history, NEST's node tables,
     which cancel in the difference):
 
     * iaf_psc_exp: its object (elementsize) and its input buffer of S slots x 4 channels of doubles
-      (S = min_delay + max_delay in steps);
+      (S = min_delay + max_delay in steps: 2 without connections, 80 with max_delay 7.9 ms);
     * NESTML neuron: its object; three std::vector<double> of one element (the grid sums NESTML
       declares, 8 bytes each), the current port's std::vector<RingBuffer> of one element (24 bytes)
-      and that ring buffer's S doubles. The spike port's ring buffer is inside the object; the flag
-      buffers of onReceive and the vector that held the spike port's ring buffer stay empty.
+      and that ring buffer's S doubles; the spike port's ring buffer is inside the object up to 64
+      slots, beyond that its S doubles are on the heap. The flag buffers of onReceive and the vector
+      that held the spike port's ring buffer stay empty.
 
     Undoing an edit that stops a per-neuron allocation (the flag buffers' construction or resize,
-    the spike-port vector's construction or resize) adds at least one 32-byte block per neuron;
-    the tolerance of 4 bytes per neuron covers the rounding of NEST's growing node tables (measured:
-    the difference is 832.0 +- 0.1 bytes for 20 000 to 200 000 neurons). Needs glibc's mallinfo2.
+    the spike-port vector's construction or resize) adds at least one 32-byte block per neuron; one
+    that stops sizing the spike ring buffer at the start loses its heap slots beyond 64 (its slot 65
+    then lies outside the neuron's buffer: wrong memory, but no visible error in a run).
+    The tolerance of 4 bytes per neuron covers the rounding of NEST's growing node tables (measured:
+    the difference is 832.0 +- 0.1 bytes for 20 000 to 200 000 neurons with 2 slots). Needs glibc's
+    mallinfo2.
     """
     try:
         ctypes.CDLL("libc.so.6").mallinfo2  # noqa: B018
     except (OSError, AttributeError):
         pytest.skip("needs glibc >= 2.33 (mallinfo2) to count heap bytes")
-    builtin, nestml = _heap_per_neuron("iaf_psc_exp"), _heap_per_neuron("nestml")
-    s = nestml["slots"]
-    assert s == builtin["slots"] and s <= 64
-    expected = (malloc_block(nestml["elementsize"]) + 3 * malloc_block(8) + malloc_block(24) + malloc_block(8 * s)
-                - malloc_block(builtin["elementsize"]) - malloc_block(4 * 8 * s))
+    builtin, nestml = _heap_per_neuron("iaf_psc_exp", slots), _heap_per_neuron("nestml", slots)
+    assert nestml["slots"] == builtin["slots"] == slots
+    spike_ring_buffer = malloc_block(8 * slots) if slots > 64 else 0
+    expected = (malloc_block(nestml["elementsize"]) + 3 * malloc_block(8) + malloc_block(24) + malloc_block(8 * slots)
+                + spike_ring_buffer - malloc_block(builtin["elementsize"]) - malloc_block(4 * 8 * slots))
     assert nestml["per_neuron"] - builtin["per_neuron"] == pytest.approx(expected, abs=4.0), (nestml, builtin)
 
 
