@@ -1,4 +1,4 @@
-"""What each code edit of the build (microcircuit/build/edits.py) exists for, tested on the module `python build.py` built.
+"""What each code edit of the build (microcircuit/build/edits.py) is for, tested on the module `python build.py` built.
 
 tests/test_build.py checks that the edits still find their code in NESTML's output (a NESTML
 upgrade makes those tests, and the build, stop); the tests here check the behaviour each edit
@@ -122,7 +122,8 @@ def test_summed_weights_enter_I_syn_bit_identically_to_builtin(nest_kernel):
 BUILTIN_MEMBERS = {  # nest::iaf_psc_exp, NEST 3.10 (include/nest/iaf_psc_exp.h), besides nest::ArchivingNode
     "Parameters_: Tau_, C_, t_ref_, E_L_, I_e_, Theta_, V_reset_, tau_ex_, tau_in_, rho_, delta_": 11 * 8,
     "State_: i_0_, i_1_, i_syn_ex_, i_syn_in_, V_m_ (double), r_ref_ (int, padded)": 5 * 8 + 8,
-    "Variables_: P20_, P11ex_, P11in_, P21ex_, P21in_, P22_, weighted_spikes_ex_/in_, RefractoryCounts_ (int)": 8 * 8 + 8,
+    "Variables_: P20_, P11ex_, P11in_, P21ex_, P21in_, P22_, weighted_spikes_ex_/in_, RefractoryCounts_ (int)":
+        8 * 8 + 8,
     "Buffers_: input_buffer_ (MultiChannelInputBuffer), logger_": 24 + 32,
 }
 NESTML_MEMBERS = {  # iaf_psc_exp_pd14 as edited (models/iaf_psc_exp_pd14.nestml), besides nest::ArchivingNode
