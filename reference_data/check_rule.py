@@ -1,6 +1,7 @@
-"""Check the false-failure rate of validate's pass rule on synthetic ensembles.
+"""Check the false-failure rate of validate's pass rule on synthetic ensembles, or on the shipped sets.
 
     python reference_data/check_rule.py [--seeds 5 10] [--references 10] [--runs 20]
+    python reference_data/check_rule.py --held-out
 
 A synthetic "network" (4 populations of 150/50/150/50 neurons, 2 s) draws per-neuron rates
 from a gamma distribution (shape 2) per population and independent Poisson spike trains, so
@@ -9,6 +10,12 @@ that seeds differ the way network realisations do. For every reference size n, i
 (:func:`microcircuit.validation.calibrate`) at alpha = 1 % and 5 %, and validates ``--runs``
 new seeds of the same network against each. A correct rule fails at most a fraction alpha
 of them. Nothing is written; the counts are printed.
+
+``--held-out`` checks the shipped reference sets out of sample instead: every seed of a set
+against the rule calibrated on the set's other seeds alone
+(:func:`microcircuit.validation.held_out`), as a new run is judged by a reference of n - 1 seeds.
+For a correct rule each seed fails with probability at most alpha. (The sets' stored
+``rule_loo_failures`` is in sample: every seed is part of the thresholds it is compared with.)
 """
 from __future__ import annotations
 
@@ -43,12 +50,28 @@ def network_stats(seed: int) -> xr.Dataset:
     return validation.storage_precision(analysis.statistics(ds, T_START, T_STOP, sample_size=30))
 
 
+def held_out() -> int:
+    for ref in validation.available_references():
+        passed = validation.held_out(ref.stats)
+        failed = ~passed
+        cells = ", ".join(f"seed {int(passed['seed'][k])} {passed['population'].values[p]} "
+                          f"{passed['observable'].values[o]}" for k, o, p in np.argwhere(failed.values))
+        n = ref.stats.sizes["seed"]
+        print(f"{ref.name}: {int(failed.any(('observable', 'population')).sum())} of {n} seeds fail a rule fitted "
+              f"on the other {n - 1} ({int(failed.sum())} of {failed.size} cells{': ' + cells if cells else ''})",
+              flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--seeds", type=int, nargs="+", default=[5, 10], help="reference sizes n")
     p.add_argument("--references", type=int, default=10, help="reference ensembles per size")
     p.add_argument("--runs", type=int, default=20, help="new runs per reference")
+    p.add_argument("--held-out", action="store_true", help="check the shipped reference sets out of sample")
     args = p.parse_args(argv)
+    if args.held_out:
+        return held_out()
     alphas = (0.01, 0.05)
     total = {a: 0 for a in alphas}
     count = 0

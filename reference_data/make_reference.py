@@ -209,7 +209,8 @@ def summary(ref: validation.Reference) -> str:
         + f"; t quantile {float(k['rule_quantile']):.3f} ({int(k['rule_dof'])} dof, alpha {float(k['rule_alpha']):g} "
         f"over {int(k['rule_n_cells'])} cells); threshold factors " + ", ".join(
         f"{o} {float(x):.2f}" for o, x in zip(ref.ks["factor"]["observable"].values, ref.ks["factor"].values))
-        + f"; held-out seeds above a threshold: {int(k['rule_loo_failures'])} of {ref.stats.sizes['seed']}"]
+        + f"; in sample (every seed is part of the fit), seeds above a threshold: {int(k['rule_loo_failures'])} of "
+        f"{ref.stats.sizes['seed']} (out of sample: `python reference_data/check_rule.py --held-out`)"]
     return "\n".join(lines)
 
 

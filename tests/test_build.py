@@ -1,4 +1,8 @@
-"""Building the neuron module: skipped when unchanged, missing tools named, the kernel's C++ ABI, each code edit."""
+"""Building the neuron module: skipped when unchanged, missing tools named, the kernel's C++ ABI, the edits still apply.
+
+What the code edits do is tested elsewhere: tests/nest/test_edits.py (the behaviour each edit exists
+for) and tests/build_mutations.py (each edit undone in turn, and which test or the build then fails).
+"""
 from __future__ import annotations
 
 import os
@@ -66,6 +70,9 @@ def test_build_folder_of_a_checkout_and_of_an_installed_package(monkeypatch, tmp
 
 
 # ---- the documented edits of the generated C++ (microcircuit/build/edits.py) --------------------
+# These tests re-apply the edits' regular expressions to the code NESTML generated in the last build.
+# After a successful build they cannot fail (the build makes the same checks): they are here to show,
+# after a NESTML upgrade, which edit no longer finds its code. They say nothing about what the edits do.
 
 TARGET = manifest.default_build_dir() / "target"
 
@@ -100,7 +107,8 @@ def test_each_edit_matches_as_often_as_stated(kind, k):
     """Each edit finds its code exactly as often as it says, in NESTML's output after the edits before it.
 
     A NESTML version that generates different code makes this fail (and the build stop), which
-    is the point: the edits must then be reviewed.
+    is the point: the edits must then be reviewed. (A check that the edits still match, not of what
+    they do.)
     """
     what, pattern, replacement, count = EDITS[kind][k]
     before = edited(kind, k)
@@ -110,6 +118,7 @@ def test_each_edit_matches_as_often_as_stated(kind, k):
 
 @pytest.mark.parametrize("kind", list(EDITS))
 def test_the_compiled_code_is_the_generated_code_with_all_edits(kind):
+    """The code that was compiled is NESTML's output with exactly the listed edits (nothing else changed it)."""
     assert edited(kind, len(EDITS[kind])) == compiled(kind)
 
 

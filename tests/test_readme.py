@@ -6,8 +6,9 @@ and every ``python`` block, runs here, in order, in one scratch folder. Full-sca
 (``--scale 1``, ``--n-scale 1``) and the full-scale defaults of ``benchmark``/``theory`` without a scale are run with
 ``--print-config`` appended: all options are parsed, resolved and checked, nothing is simulated
 (a full-scale run needs ~15 GB and many minutes). ``theory`` is cheap and always runs for real.
-The MPI section's lines run with the MPI-enabled Python of tests/mpi when it is configured
-(``MICROCIRCUIT_MPI_PYTHON``, set by .ci/run), and are skipped otherwise.
+The MPI section's lines run in a test of their own, with the MPI-enabled Python of tests/mpi
+(``MICROCIRCUIT_MPI_PYTHON``, set by .ci/run); without it that test is reported as skipped, with the
+reason .ci/run gives (``MICROCIRCUIT_MPI_SKIP_REASON``).
 """
 from __future__ import annotations
 
@@ -53,15 +54,59 @@ def dry(words: list[str]) -> bool:
     return full or default_full
 
 
-def test_every_readme_command_runs(tmp_path):
-    blocks = readme_blocks()
-    assert len(blocks) >= 8
+def is_mpi(cmd: str) -> bool:
+    """A line of the MPI section: needs the MPI-enabled NEST."""
+    return shlex.split(cmd)[0] == "mpirun" or "build/mpi" in cmd or " mpirun " in f" {cmd} "
+
+
+def run_command(cmd: str, cwd, python: str = sys.executable) -> None:
+    """Run one README line in ``cwd`` (full-scale runs only resolved, see the module docstring)."""
     env = dict(os.environ, MPLBACKEND="Agg")
-    mpi_python = os.environ.get("MICROCIRCUIT_MPI_PYTHON")
-    ran = []
-    for kind, block in blocks:
+    prefix_env = {}
+    words = shlex.split(cmd)
+    while "=" in words[0] and not words[0].startswith("-"):  # VAR=value before the command
+        k, v = words.pop(0).split("=", 1)
+        prefix_env[k] = str(ROOT / v) if not os.path.isabs(v) and "/" in v else v
+    if words[0] == "mpirun":
+        words = ["mpirun", "--allow-run-as-root", "--oversubscribe", *words[1:]]
+    assert "python" in words, cmd
+    i = words.index("python")
+    words[i] = python
+    if words[i + 1].endswith(".py"):  # a script of the checkout
+        words[i + 1] = str(ROOT / words[i + 1])
+    stdout = None
+    if ">" in words:  # output redirection
+        j = words.index(">")
+        stdout, words = cwd / words[j + 1], words[:j]
+    if dry(words):
+        words.append("--print-config")
+    if words[i + 1] == str(ROOT / "build.py") and "--build-dir" in words:
+        k = words.index("--build-dir")
+        words[k + 1] = str(ROOT / words[k + 1])
+    out = subprocess.run(words, cwd=cwd, env=dict(env, **prefix_env), capture_output=True, text=True)
+    assert out.returncode == 0, f"{cmd}\n{out.stderr[-3000:]}"
+    if stdout is not None:
+        stdout.write_text(out.stdout)
+
+
+def readme_commands() -> list[tuple[str, str]]:
+    """("python", code) and ("bash", one command) in README order, without the lines .ci/run runs."""
+    out = []
+    for kind, block in readme_blocks():
         if kind == "python":
-            code = compile(block, "README.md", "exec")
+            out.append((kind, block))
+        else:
+            out += [(kind, cmd) for cmd in bash_commands(block) if not cmd.startswith(RUN_BY_CI)]
+    return out
+
+
+def test_every_readme_command_runs(tmp_path):
+    """Every command but the MPI section's (test_readme_mpi_commands_run), in order, in one folder."""
+    assert len(readme_blocks()) >= 8
+    ran = []
+    for kind, item in readme_commands():
+        if kind == "python":
+            code = compile(item, "README.md", "exec")
             cwd = os.getcwd()
             os.chdir(tmp_path)
             try:
@@ -69,42 +114,25 @@ def test_every_readme_command_runs(tmp_path):
             finally:
                 os.chdir(cwd)
             ran.append("python block")
-            continue
-        for cmd in bash_commands(block):
-            if cmd.startswith(RUN_BY_CI):
-                continue
-            prefix_env = {}
-            words = shlex.split(cmd)
-            while "=" in words[0] and not words[0].startswith("-"):  # VAR=value before the command
-                k, v = words.pop(0).split("=", 1)
-                prefix_env[k] = str(ROOT / v) if not os.path.isabs(v) and "/" in v else v
-            python = sys.executable
-            if words[0] == "mpirun" or "build/mpi" in cmd:  # the MPI section: needs the MPI-enabled NEST
-                if not mpi_python:
-                    continue  # tests/mpi says why MPI is unavailable
-                python = mpi_python
-                if words[0] == "mpirun":
-                    words = ["mpirun", "--allow-run-as-root", "--oversubscribe", *words[1:]]
-            assert "python" in words, cmd
-            i = words.index("python")
-            words[i] = python
-            if words[i + 1].endswith(".py"):  # a script of the checkout
-                words[i + 1] = str(ROOT / words[i + 1])
-            stdout = None
-            if ">" in words:  # output redirection
-                j = words.index(">")
-                stdout, words = tmp_path / words[j + 1], words[:j]
-            if dry(words):
-                words.append("--print-config")
-            if words[i + 1] == str(ROOT / "build.py") and "--build-dir" in words:
-                k = words.index("--build-dir")
-                words[k + 1] = str(ROOT / words[k + 1])
-            out = subprocess.run(words, cwd=tmp_path, env=dict(env, **prefix_env), capture_output=True, text=True)
-            assert out.returncode == 0, f"{cmd}\n{out.stderr[-3000:]}"
-            if stdout is not None:
-                stdout.write_text(out.stdout)
-            ran.append(cmd)
+        elif not is_mpi(item):
+            run_command(item, tmp_path)
+            ran.append(item)
     # the quick start's own run made the files the later recipes read
     assert (tmp_path / "output" / "spikes.nc").exists()
     assert (tmp_path / "output" / "raster_plot.png").exists()
     assert any("microcircuit.validate" in c for c in ran) and any("--from" in c for c in ran)
+
+
+def test_readme_mpi_commands_run(tmp_path):
+    """The MPI section's lines, with the MPI-enabled Python (tests/mpi/conftest.py says how to get one)."""
+    commands = [cmd for kind, cmd in readme_commands() if kind == "bash" and is_mpi(cmd)]
+    assert any(shlex.split(c)[0] == "mpirun" or " mpirun " in f" {c} " for c in commands), \
+        "the README's MPI section has no mpirun line"
+    python = os.environ.get("MICROCIRCUIT_MPI_PYTHON")
+    if not python:
+        pytest.skip(os.environ.get("MICROCIRCUIT_MPI_SKIP_REASON")
+                    or "MICROCIRCUIT_MPI_PYTHON is not set: no Python with an MPI-enabled NEST to run the README's "
+                       "MPI commands with (.ci/run prepares one; see docs/mpi.md)")
+    for cmd in commands:
+        run_command(cmd, tmp_path, python)
+    assert (tmp_path / "out_2x1" / "spikes.nc").exists()

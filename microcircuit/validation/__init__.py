@@ -38,11 +38,11 @@ Modules: :mod:`.rule` (ensembles, distances, the calibrated thresholds), :mod:`.
 (reference sets on disk), :mod:`.verdict` (a run against its reference: table and report).
 """
 from .references import REFERENCE_DIR, Reference, available_references, choose_reference, load_reference, write_reference
-from .rule import (FAMILY_ALPHA, MIN_SEEDS, STORAGE_DECIMALS, STORAGE_DTYPE, calibrate, ensemble, ks_to_pool,
-                   leave_one_out, reference_ks, storage_precision)
+from .rule import (FAMILY_ALPHA, MIN_SEEDS, STORAGE_DECIMALS, STORAGE_DTYPE, calibrate, ensemble, held_out,
+                   ks_to_pool, leave_one_out, reference_ks, storage_precision)
 from .verdict import Validation, compare, format_table, report, run_statistics, validate
 
 __all__ = ["FAMILY_ALPHA", "MIN_SEEDS", "REFERENCE_DIR", "Reference", "STORAGE_DECIMALS", "STORAGE_DTYPE", "Validation",
            "available_references", "calibrate", "choose_reference", "compare", "ensemble", "format_table",
-           "ks_to_pool", "leave_one_out", "load_reference", "reference_ks", "report", "run_statistics",
+           "held_out", "ks_to_pool", "leave_one_out", "load_reference", "reference_ks", "report", "run_statistics",
            "storage_precision", "validate", "write_reference"]

@@ -55,8 +55,16 @@ def ensemble(stats: list[xr.Dataset], seeds: list[int]) -> xr.Dataset:
     return out.assign_coords(seed=("seed", np.asarray(seeds, dtype=np.int64)))
 
 
-def _pooled(members: list[xr.Dataset], observable: str, population: str) -> np.ndarray:
-    return np.concatenate([analysis.observable_values(m, observable, population) for m in members])
+def _cells(stats: xr.Dataset, pops: list[str]) -> dict[tuple[str, str], np.ndarray]:
+    """The finite values of every (observable, population) cell of one run's statistics."""
+    return {(obs, p): analysis.observable_values(stats, obs, p) for obs in analysis.OBSERVABLES for p in pops}
+
+
+def _ks_cells(run: dict, pool: list[dict], pops: list[str]) -> xr.DataArray:
+    d = [[analysis.ks_distance(run[obs, p], np.concatenate([m[obs, p] for m in pool])) for p in pops]
+         for obs in analysis.OBSERVABLES]
+    return xr.DataArray(np.array(d), dims=("observable", "population"),
+                        coords={"observable": list(analysis.OBSERVABLES), "population": pops})
 
 
 def ks_to_pool(stats: xr.Dataset, members: list[xr.Dataset]) -> xr.DataArray:
@@ -75,10 +83,19 @@ def ks_to_pool(stats: xr.Dataset, members: list[xr.Dataset]) -> xr.DataArray:
         ``(observable, population)``.
     """
     pops = analysis.population_names(stats)
-    d = [[analysis.ks_distance(analysis.observable_values(stats, obs, p), _pooled(members, obs, p)) for p in pops]
-         for obs in analysis.OBSERVABLES]
-    return xr.DataArray(np.array(d), dims=("observable", "population"),
-                        coords={"observable": list(analysis.OBSERVABLES), "population": pops})
+    return _ks_cells(_cells(stats, pops), [_cells(m, pops) for m in members], pops)
+
+
+def _members(stats: xr.Dataset) -> tuple[list[dict], list[str]]:
+    """The cells of every seed of an ensemble, and the population names."""
+    members = [stats.isel(seed=k) for k in range(stats.sizes["seed"])]
+    pops = analysis.population_names(members[0])
+    return [_cells(m, pops) for m in members], pops
+
+
+def _leave_one_out(cells: list[dict], seeds, pops: list[str]) -> xr.DataArray:
+    d = [_ks_cells(cells[k], cells[:k] + cells[k + 1:], pops) for k in range(len(cells))]
+    return xr.concat(d, dim="seed").assign_coords(seed=np.asarray(seeds))
 
 
 def leave_one_out(stats: xr.Dataset) -> xr.DataArray:
@@ -97,9 +114,8 @@ def leave_one_out(stats: xr.Dataset) -> xr.DataArray:
     n = stats.sizes["seed"]
     if n < MIN_SEEDS:
         raise ValueError(f"leave-one-seed-out needs at least {MIN_SEEDS} seeds, got {n}")
-    members = [stats.isel(seed=k) for k in range(n)]
-    d = [ks_to_pool(members[k], members[:k] + members[k + 1:]) for k in range(n)]
-    return xr.concat(d, dim="seed").assign_coords(seed=stats["seed"].values)
+    cells, pops = _members(stats)
+    return _leave_one_out(cells, stats["seed"].values, pops)
 
 
 def calibrate(loo: xr.DataArray, alpha: float = FAMILY_ALPHA) -> xr.Dataset:
@@ -118,8 +134,9 @@ def calibrate(loo: xr.DataArray, alpha: float = FAMILY_ALPHA) -> xr.Dataset:
         ``center`` (observable, population): exp of the mean of log D_k (geometric mean);
         ``log_sd`` (observable): pooled sd of log D_k; ``factor`` (observable):
         ``exp(q log_sd sqrt(1 + 1/n))``; ``threshold = center * factor``. Attributes
-        ``alpha``, ``n_cells``, ``quantile`` (q), ``dof``, ``loo_failures`` (held-out seeds
-        above some threshold).
+        ``alpha``, ``n_cells``, ``quantile`` (q), ``dof``, ``loo_failures`` (seeds whose
+        leave-one-out distance exceeds some threshold: an in-sample count, since those distances
+        are what the thresholds are fitted to; :func:`held_out` is the out-of-sample check).
 
     Examples
     --------
@@ -149,6 +166,40 @@ def calibrate(loo: xr.DataArray, alpha: float = FAMILY_ALPHA) -> xr.Dataset:
     return xr.Dataset({"center": np.exp(center), "log_sd": log_sd, "factor": factor, "threshold": threshold},
                       attrs={"alpha": float(alpha), "n_cells": int(cells), "quantile": quantile, "dof": int(dof),
                              "loo_failures": fails})
+
+
+def held_out(stats: xr.Dataset, alpha: float = FAMILY_ALPHA) -> xr.DataArray:
+    """Out-of-sample check of the rule: every seed against a rule fitted without it.
+
+    For each seed k, the rule is calibrated on the other n - 1 seeds alone (their own
+    leave-one-out distances, :func:`calibrate`), and seed k is compared with those seeds pooled,
+    exactly as a new run is compared with a reference of n - 1 seeds. Seed k plays no part in
+    the thresholds it is judged by, unlike ``loo_failures`` of :func:`calibrate`. For a correct
+    rule each seed fails the table (any cell) with probability at most ``alpha``.
+
+    Parameters
+    ----------
+    stats : xarray.Dataset
+        Output of :func:`ensemble`, at least ``MIN_SEEDS + 1`` seeds.
+    alpha : float
+        Bound on the table-level false-failure probability of the rules fitted.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``passed`` (seed, observable, population), bool.
+    """
+    n = stats.sizes["seed"]
+    if n < MIN_SEEDS + 1:
+        raise ValueError(f"holding a seed out of the fit needs at least {MIN_SEEDS + 1} seeds, got {n}")
+    cells, pops = _members(stats)
+    seeds = stats["seed"].values
+    passed = []
+    for k in range(n):
+        others = [cells[j] for j in range(n) if j != k]
+        rule = calibrate(_leave_one_out(others, np.delete(seeds, k), pops), alpha)
+        passed.append(_ks_cells(cells[k], others, pops) <= rule["threshold"])
+    return xr.concat(passed, dim="seed").assign_coords(seed=seeds).rename("passed")
 
 
 def reference_ks(stats: xr.Dataset, alpha: float = FAMILY_ALPHA) -> xr.Dataset:

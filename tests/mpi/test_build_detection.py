@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -103,17 +102,16 @@ def test_ltdl_stand_in_only_without_a_real_header(tmp_path, monkeypatch):
     assert f"-I{folder}" in includes and not (tmp_path / "p2" / "include").exists()
 
 
-def test_up_to_date_check_does_not_import_nest_and_is_fast():
-    """The fast path only reads files and runs nest-config: no NEST (which would start MPI), < 2 s."""
-    code = ("import sys, time; t = time.perf_counter();"
-            "from microcircuit.build import build; build(log=lambda m: print(m));"
-            "print('nest' in sys.modules, 'pynestml' in sys.modules, time.perf_counter() - t)")
-    t0 = time.perf_counter()
+def test_up_to_date_check_does_not_import_nest():
+    """The fast path only reads files and runs nest-config: no NEST (which would start MPI), no NESTML.
+
+    (How long it takes is measured, not asserted: docs/benchmarks.md, "Timings of light commands".)
+    """
+    code = ("import sys; from microcircuit.build import build; build(log=lambda m: print(m));"
+            "print('nest' in sys.modules, 'pynestml' in sys.modules)")
     out = subprocess.run([os.environ.get("PYTHON", __import__("sys").executable), "-c", code], capture_output=True,
                          text=True, check=True)
-    wall = time.perf_counter() - t0
     lines = out.stdout.strip().splitlines()
     assert "up to date" in lines[0], "run `python build.py` before the tests"
-    imported_nest, imported_nestml, seconds = lines[-1].split()
+    imported_nest, imported_nestml = lines[-1].split()
     assert imported_nest == "False" and imported_nestml == "False"
-    assert float(seconds) < 2.0 and wall < 10.0  # wall includes starting Python

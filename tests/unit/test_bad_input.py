@@ -291,10 +291,47 @@ def test_any_single_bad_value_is_named(case):
         check_table(table)
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.integers(1, 6), st.integers(0, 10_000))
-def test_valid_tables_pass(n, seed):
-    assert check_table(small_table(n, seed=seed)) is not None
+GOOD_EDGE_VALUES = {
+    # values at or next to the edges of each variable's allowed range, all allowed
+    "population_size": [1, 10**7],
+    "connection_probability": [0.0, np.nextafter(1.0, 0.0)],
+    "psp_mean": [0.0],  # the sign rule allows 0 for both source types
+    "delay_mean": [np.nextafter(0.0, 1.0), 1e6],
+    "k_ext": [0, 10**6],
+    "thalamic_probability": [0.0, np.nextafter(1.0, 0.0)],
+    "v0_mean": [-1e6, 1e6],
+    "v0_sd": [0.0, 1e3],
+    "full_mean_rate": [0.0, 1e3],
+    "bg_rate": [0.0, 1e6],
+    "psp_ext": [0.0, 1e3],
+    "delay_ext": [np.nextafter(0.0, 1.0), 1e6],
+    "thalamus_size": [1, 10**7],
+    "psp_thalamic": [0.0, 1e3],
+    "delay_thalamic": [np.nextafter(0.0, 1.0), 1e6],
+}
+assert set(GOOD_EDGE_VALUES) == set(VARIABLES)
+
+
+@st.composite
+def edge_valued_tables(draw):
+    n = draw(st.integers(1, 6))
+    table = small_table(n, seed=draw(st.integers(0, 10_000)))
+    var = draw(st.sampled_from(sorted(GOOD_EDGE_VALUES)))
+    da = table[var]
+    values = da.values.copy()
+    index = tuple(draw(st.integers(0, s - 1)) for s in da.shape)
+    values[index] = draw(st.sampled_from(GOOD_EDGE_VALUES[var]))
+    return table.assign({var: (da.dims, values, da.attrs)})
+
+
+@settings(max_examples=100, deadline=None)
+@given(edge_valued_tables())
+def test_valid_tables_pass_unchanged(table):
+    """A valid table, with one value at an edge of its allowed range, is returned as it is: no error, no copy,
+    nothing changed (the run simulates the table it was given)."""
+    reference = table.copy(deep=True)
+    assert check_table(table) is table
+    xr.testing.assert_identical(table, reference)
 
 
 def test_committed_table_passes():
