@@ -35,7 +35,7 @@ CASES = {
                                               "--thalamic-interval", "100"],
 }
 # attributes allowed to differ between the 2 x 1 and the 1 x 2 run (config differs in its threads only)
-DIFFERENT = ("date_created", "wall_time_s", "mpi_processes", "threads", "config")
+DIFFERENT = ("date_created", "history", "wall_time_s", "mpi_processes", "threads", "config")
 ERROR = "python -m microcircuit.run: error: "
 
 
