@@ -113,7 +113,7 @@ def spec_from_args(args) -> Spec:
             raise ConfigError(f"{path} is not a sweep's result file (no attribute sweep_spec)")
         return Spec.from_canonical(attrs["sweep_spec"], attrs.get("sweep_file", ""))
     base, sweep, text = ({}, {}, "") if args.sweep_file is None else read_file(args.sweep_file)
-    if not (sweep or args.vary or args.seeds is not None or args.trials is not None):
+    if not (sweep or args.vary or args.seeds is not None or args.trials is not None or args.draw):
         raise ConfigError("nothing varies: give a sweep file with a [sweep] table, or --vary KEY=V1,V2,... "
                           "(or --seeds N, --trials N)")
     config, table = common.config_from_args(args, defaults=Config.from_dict(base))

@@ -314,11 +314,11 @@ def _check_memory(found: Plan, todo: list[Point], workers: int, executor, check:
         return
     n = min(workers, len(todo))
     have = resources.available_mb()
-    log.info("largest memory estimate %.0f MB (point %s, %s); %d at once: %.0f MB of %.0f MB available",
-             need, point.name, point.label, n, n * need, have)
     if check and n * need > have:
         fits = int(have // need)
         remedy = (f"use {option('workers')} {fits}" if fits >= 1 else f"use a smaller {option('scale')}")
         raise ConfigError(f"{n} workers x {need / 1024:.2f} GB (the largest point's estimate, {point.name} "
                           f"{point.label}) = {n * need / 1024:.1f} GB, but only {have / 1024:.1f} GB are available: "
                           f"{remedy}, or {option('check_memory')} to try anyway")
+    log.info("largest memory estimate %.0f MB (point %s, %s); %d at once: %.0f MB of %.0f MB available",
+             need, point.name, point.label, n, n * need, have)

@@ -141,8 +141,7 @@ class Results:
         coords = {}
         for axis in spec.axes:
             for key, values in zip(axis.keys, axis.values):
-                attrs = {"long_name": f"configuration key {key.path}"}
-                coords[key.name] = xr.Variable((axis.dim,), _array(values), attrs)
+                coords[key.name] = xr.Variable((axis.dim,), _array(values), coordinate_attrs(key))
         if spec.trials:
             coords[TRIAL_DIM] = xr.Variable((TRIAL_DIM,), np.arange(spec.trials), {"long_name": "trial of the draw rule"})
         coords[POPULATION_DIM] = xr.Variable((POPULATION_DIM,), np.array(self.populations, dtype=object))
@@ -193,6 +192,34 @@ class Results:
             self.status = ds["status"].values.astype(object).copy()
             self.spike_file = ds["spike_file"].values.astype(object).copy()
             self.finished = ds["finished"].values.astype("datetime64[ns]").copy()
+
+
+# what the well-known keys are, for the axis labels of plots (xarray labels an axis "long_name [units]")
+KEY_LABELS = {
+    "network.g": ("relative inhibition g", "1"),
+    "network.bg_rate": ("background rate", "spikes/s"),
+    "network.n_scaling": ("fraction of neurons", "1"),
+    "network.k_scaling": ("fraction of in-degrees", "1"),
+    "simulation.seed": ("seed", None),
+    "simulation.t_sim": ("simulated time after the warm-up", "ms"),
+}
+
+
+def coordinate_attrs(key) -> dict:
+    """``long_name`` (and ``units``) of a varied key's coordinate, and the configuration key it is."""
+    if key.path in KEY_LABELS:
+        label, units = KEY_LABELS[key.path]
+    elif key.kind == "factor":
+        name, factor = key.path.rsplit(".", 1)
+        label, units = f"{factor} factor of {name.split('.', 2)[-1]}", "1"
+    elif key.kind == "indegree":
+        label, units = f"external in-degree of {key.path.rsplit('.', 1)[-1]} (full scale)", None
+    else:
+        label, units = key.name, None
+    attrs = {"long_name": label, "configuration_key": key.path}
+    if units:
+        attrs["units"] = units
+    return attrs
 
 
 def _array(values) -> np.ndarray:
