@@ -9,7 +9,7 @@ import xarray as xr
 
 from ..errors import ConfigError, options_named
 from ..parameters import Config
-from ..sweep import RESULT_FILE, Spec, build, plan, read_file, run
+from ..sweep import RESULT_FILE, Spec, build, collect, plan, read_file, run, write_configs
 from . import common
 
 log = logging.getLogger("microcircuit")
@@ -39,6 +39,7 @@ EXAMPLES = [
     "python -m microcircuit.sweep --vary L23E->L4I.probability=1,0 --seeds 5 --keep-spikes -o runs/bos",
     "python -m microcircuit.sweep --resume --output runs/fig8     # continue a killed sweep",
     "python -m microcircuit.sweep fig8.toml --scheduler tcp://head:8786    # on a Dask cluster",
+    "python -m microcircuit.sweep full.toml -o runs/full --write-configs   # points run as MPI jobs, then --collect",
 ]
 # how messages name the sweep's own options
 FLAGS = {"workers": "--workers", "timeout": "--timeout", "resume": "--resume", "scheduler": "--scheduler"}
@@ -81,6 +82,12 @@ def parser() -> common.ArgumentParser:
     g.add_argument("--retry-failed", action="store_true", help="with --resume: run failed points again too")
     g.add_argument("--overwrite", action="store_true", help="start again although DIR/sweep.nc exists")
     g.add_argument("--keep-spikes", action="store_true", help="keep every point's spike file, in DIR/points/pNNNNN/")
+    g = p.add_argument_group("points run elsewhere (e.g. each an MPI job; docs/sweeps.md)")
+    g.add_argument("--write-configs", action="store_true",
+                   help="write every point's configuration to DIR/points/pNNNNN/config.toml and exit")
+    g.add_argument("--collect", action="store_true",
+                   help="summarise the spike files DIR/points/pNNNNN/spikes.nc of points run elsewhere into "
+                        "DIR/sweep.nc, and exit")
     common.add_message_options(p, quiet="only warnings and errors, no progress bar")
     return p
 
@@ -150,6 +157,13 @@ def _main(args) -> int:
         if args.print_points:
             print_points(spec)
             return 0
+        if args.write_configs:
+            for path in write_configs(spec, args.output):
+                log.info("wrote %s", path)
+            return 0
+        if args.collect:
+            ds = collect(spec, args.output, retry_failed=args.retry_failed)
+            return 1 if int(ds.attrs["points_failed"]) else 0
         if args.retry_failed and not args.resume:
             raise ConfigError("--retry-failed runs the failed points of a sweep again: use it with --resume")
         try:

@@ -14,7 +14,8 @@ reads a sweep file) and optionally a ``dask.distributed.Client``::
 
 Modules: :mod:`.spec` (keys, values, axes, points), :mod:`.point` (one point: run and
 summary), :mod:`.workers` (worker processes, locally or on Dask), :mod:`.results` (the result
-file), :mod:`.engine` (checks, then runs and records every point), :mod:`.child` (the worker
+file), :mod:`.engine` (checks, then runs and records every point; or writes the points' configurations
+and collects spike files of points run elsewhere, e.g. with MPI), :mod:`.child` (the worker
 process's program).
 """
 from __future__ import annotations
@@ -24,13 +25,13 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..parameters import Config
-from .engine import plan, run
+from .engine import collect, plan, run, write_configs
 from .point import run_point, summarise
 from .results import RESULT_FILE, sweep_toml
 from .spec import SWEEP_TABLE, Axis, Key, Point, Spec, build, resolve_key
 
-__all__ = ["RESULT_FILE", "SWEEP_TABLE", "Axis", "Key", "Point", "Spec", "build", "load", "plan", "read_file",
-           "resolve_key", "run", "run_point", "summarise", "sweep_toml"]
+__all__ = ["RESULT_FILE", "SWEEP_TABLE", "Axis", "Key", "Point", "Spec", "build", "collect", "load", "plan",
+           "read_file", "resolve_key", "run", "run_point", "summarise", "sweep_toml", "write_configs"]
 
 
 def read_file(path: str | Path) -> tuple[dict, dict, str]:

@@ -322,3 +322,81 @@ def _check_memory(found: Plan, todo: list[Point], workers: int, executor, check:
                           f"{remedy}, or {option('check_memory')} to try anyway")
     log.info("largest memory estimate %.0f MB (point %s, %s); %d at once: %.0f MB of %.0f MB available",
              need, point.name, point.label, n, n * need, have)
+
+
+# ----------------------------------------------------------------------------------------------
+# points run elsewhere (e.g. as MPI jobs): their configurations out, their spike files in
+
+
+CONFIG_FILE = "config.toml"
+
+
+def write_configs(spec: Spec, output_dir: str | Path = "sweep") -> list[Path]:
+    """Write every point's configuration to ``output_dir/points/pNNNNN/config.toml`` (as ``--config`` reads it).
+
+    For points too big for one machine: run each with ``mpirun -n R python -m microcircuit.run
+    --config .../config.toml --output .../pNNNNN``, then :func:`collect` (docs/sweeps.md).
+    """
+    import tomli_w
+
+    found = plan(spec)
+    paths = []
+    for point in found.points:
+        path = Path(output_dir) / POINTS_DIR / point.name / CONFIG_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# point {point.name} of the sweep in {Path(output_dir) / RESULT_FILE}: {point.label}\n"
+                        + tomli_w.dumps(found.configs[point.number]))
+        paths.append(path)
+    return paths
+
+
+def collect(spec: Spec, output_dir: str | Path = "sweep", retry_failed: bool = False) -> xr.Dataset:
+    """Summarise the spike files of points run elsewhere (``output_dir/points/pNNNNN/spikes.nc``) into ``sweep.nc``.
+
+    Every point is summarised as a sweep's worker does it (:func:`.point.summarise`, the
+    prediction of :func:`microcircuit.theory.predict`); a point without a spike file stays
+    "pending", one whose run did not complete is "failed". An existing ``sweep.nc`` of the
+    same sweep is continued (its points with a result are kept); its wall time is the run's
+    construction and simulation time stored in the spike file; its peak memory is not known (NaN).
+    """
+    import json
+
+    from .. import theory
+    from ..output import SPIKES_FILE
+    from ..parameters import Config
+    from .point import STATUS_FAILED, summarise
+
+    folder = Path(output_dir)
+    path = folder / RESULT_FILE
+    found = plan(spec)
+    results = Results(spec, found.populations, _attributes(spec, found), found.draws)
+    if path.exists():
+        results.load(path)
+    for point in found.points:
+        spikes = folder / POINTS_DIR / point.name / SPIKES_FILE
+        if results.done(point, retry_failed) or not spikes.exists():
+            continue
+        with xr.open_dataset(spikes, engine="netcdf4") as ds:
+            attrs = dict(ds.attrs)
+        stored = Config.from_dict(json.loads(attrs["config"]))
+        expected = Config.from_dict(found.configs[point.number])
+        # how the point ran (threads, chunks, the synapse model "auto" chose) may differ; what it is may not
+        same = {"network": {"synapse_model": expected.network.synapse_model},
+                "simulation": {"threads": expected.simulation.threads, "chunk": expected.simulation.chunk}}
+        if stored.replace(**same) != expected:
+            raise ConfigError(f"{spikes} was not run with the configuration of point {point.name} ({point.label}); "
+                              f"run it with --config {spikes.parent / CONFIG_FILE}")
+        if attrs.get("status") != "complete":
+            outcome = {"status": f"{STATUS_FAILED}: the run is {attrs.get('status')}"}
+        else:
+            prediction = theory.predict(expected, table=found.table)
+            outcome = {**summarise(spikes, prediction), "status": STATUS_OK, "spike_file": str(spikes),
+                       "wall_time": sum(json.loads(attrs.get("wall_time_s", "{}")).values()) or np.nan}
+        results.record(point, outcome, folder)
+        log.info("%s %s: %s", point.name, point.label, outcome["status"])
+    folder.mkdir(parents=True, exist_ok=True)
+    results.write(path)
+    counts = results.counts()
+    log.info("%d points ok, %d failed, %d without a spike file; wrote %s", counts["ok"], counts["failed"],
+             counts["pending"], path)
+    return results.dataset()

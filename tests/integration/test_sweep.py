@@ -129,6 +129,32 @@ def test_plain_xarray_reads_and_plots_the_sweep(one_worker):
     ds.close()
 
 
+def test_points_run_elsewhere_are_collected_into_the_same_sweep(one_worker, tmp_path, capsys):
+    """--write-configs writes each point's configuration; --collect summarises spike files of points run
+    elsewhere (here: the kept files of the 1-worker sweep) into the same sweep.nc as the sweep's own."""
+    import shutil
+    import tomllib
+
+    from microcircuit.parameters import Config
+
+    out = tmp_path / "elsewhere"
+    assert sweep_cmd.main([*SWEEP, "--output", str(out), "--write-configs"]) == 0
+    spec = the_spec()
+    for point in spec.points():
+        with open(out / "points" / point.name / "config.toml", "rb") as fh:
+            assert Config.from_dict(tomllib.load(fh)) == spec.config(point)
+    for i in (0, 1, 3):  # p00002 did not run (yet)
+        shutil.copy(one_worker / "points" / f"p{i:05d}" / "spikes.nc", out / "points" / f"p{i:05d}" / "spikes.nc")
+    assert sweep_cmd.main([*SWEEP, "--output", str(out), "--collect"]) == 0
+    collected = xr.load_dataset(out / "sweep.nc")
+    assert collected.status.values.ravel().tolist() == ["ok", "ok", "pending", "ok"]
+    shutil.copy(one_worker / "points" / "p00002" / "spikes.nc", out / "points" / "p00002" / "spikes.nc")
+    assert sweep_cmd.main([*SWEEP, "--output", str(out), "--collect"]) == 0
+    collected = xr.load_dataset(out / "sweep.nc")
+    xr.testing.assert_identical(results_only(collected), results_only(xr.load_dataset(one_worker / "sweep.nc")))
+    assert "running the other" not in capsys.readouterr().err  # nothing was simulated
+
+
 def _ok_points(path) -> int:
     try:
         with xr.open_dataset(path) as ds:
