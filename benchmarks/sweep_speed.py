@@ -13,7 +13,7 @@ the default 500 ms warm-up, as one ``python -m microcircuit.sweep --workers 2 --
 (the points are seeds) against the same points run one after another with
 ``python -m microcircuit.run --threads 2 --no-plots`` (wall time of each whole command).
 
-``overhead``: the same points in one sweep with one worker (``--threads 2``), worker processes
+``overhead``: the same points in one sweep with one worker (``--threads``, default 1), worker processes
 reused (the default) against a fresh process per point (``--fresh-workers``). Per point, the
 time from handing it to a worker to getting its summary back, minus the network's construction
 and simulation (the run's own timings): process start, imports and module load (fresh workers
@@ -116,7 +116,7 @@ def overhead(args, env) -> None:
             print(f"round {i + 1} {variant:6}: sweep {t:6.2f} s, per point beyond building and simulating "
                   f"{np.mean(extra):.2f} s (mean of {len(outcomes)}: {detail})  (load {os.getloadavg()[0]:.1f})",
                   flush=True)
-    print(f"\n{args.points} points, scale {args.scale}, {args.t_sim:g} ms, 1 worker x 2 threads:")
+    print(f"\n{args.points} points, scale {args.scale}, {args.t_sim:g} ms, 1 worker x {args.threads} threads:")
     print(ratio_line("per-point cost beyond building and simulating (s), fresh / reused", per_point["fresh"],
                      per_point["reused"]))
     print(ratio_line("whole sweep (s), fresh / reused", records["fresh"], records["reused"]))
@@ -125,7 +125,7 @@ def overhead(args, env) -> None:
 
 def sweep_api_args(args, folder: Path, fresh: bool) -> str:
     return json.dumps({"scale": args.scale, "t_sim": args.t_sim, "seed": args.first_seed, "points": args.points,
-                       "folder": str(folder), "fresh": fresh})
+                       "folder": str(folder), "fresh": fresh, "threads": args.threads})
 
 
 # one sweep through the Python API, recording every outcome's timings (run in a fresh interpreter)
@@ -134,7 +134,7 @@ import json
 from microcircuit import Config, sweep
 a = json.loads({args!r})
 base = Config().replace(network={{"n_scaling": a["scale"], "k_scaling": a["scale"]}},
-                        simulation={{"t_sim": a["t_sim"], "seed": a["seed"], "threads": 2}})
+                        simulation={{"t_sim": a["t_sim"], "seed": a["seed"], "threads": a["threads"]}})
 spec = sweep.build(base, seeds=a["points"])
 outcomes = []
 def keep(point, o):
@@ -160,6 +160,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=0.05)
     p.add_argument("--t-sim", type=float, default=1000.0)
     p.add_argument("--first-seed", type=int, default=55)
+    p.add_argument("--threads", type=int, default=1, help="threads per point of the overhead measurement (default 1)")
     p.add_argument("--json", help="write the measured times to this file")
     args = p.parse_args()
     env = dict(os.environ, PYNEST_QUIET="1", MPLBACKEND="Agg")

@@ -206,13 +206,24 @@ def run(spec: Spec, output_dir: str | Path = "sweep", *, workers: int = 1, clien
     if resume and path.exists():
         results.load(path)
     todo = [p for p in found.points if not results.done(p, retry_failed)]
+    own_client = None
     if scheduler is not None and client is None:
         from distributed import Client
 
         try:
-            client = Client(scheduler, timeout="30s")
-        except (OSError, TimeoutError) as exc:
+            client = own_client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(f"{option('scheduler')} {scheduler}: no Dask scheduler answers there ({exc})") from None
+    try:
+        return _run(spec, found, results, todo, folder, path, workers, client, timeout, keep_spikes, overwrite,
+                    check_memory, fresh_workers, progress, debug, on_result)
+    finally:
+        if own_client is not None:
+            own_client.close()
+
+
+def _run(spec, found, results, todo, folder, path, workers, client, timeout, keep_spikes, overwrite, check_memory,
+         fresh_workers, progress, debug, on_result) -> xr.Dataset:
     executor = DaskExecutor(client, timeout, fresh_workers) if client is not None else None
     _check_memory(found, todo, workers, executor, check_memory)
 
@@ -226,9 +237,10 @@ def run(spec: Spec, output_dir: str | Path = "sweep", *, workers: int = 1, clien
                  len(todo))
     where = (f"{len(executor.workers())} Dask workers" if executor is not None else
              f"{min(workers, max(1, len(todo)))} worker process{'es' if min(workers, len(todo)) != 1 else ''}")
-    log.info("sweep of %d points (%s) on %s x %d threads; results in %s", len(found.points),
+    threads = spec.base.simulation.threads
+    log.info("sweep of %d points (%s) on %s x %d thread%s; results in %s", len(found.points),
              " x ".join(f"{d} {n}" for d, n in zip(spec.dims, spec.shape)) or "base only", where,
-             spec.base.simulation.threads, path)
+             threads, "" if threads == 1 else "s", path)
     if executor is None:
         executor = LocalExecutor(min(workers, max(1, len(todo))), timeout, fresh_workers,
                                  log=None if debug else folder / WORKER_LOG, log_level="INFO" if debug else "WARNING")

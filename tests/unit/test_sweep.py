@@ -257,3 +257,24 @@ def test_an_existing_sweep_is_not_overwritten_and_resume_needs_the_same_sweep(ca
     code, _, err = invoke(["--resume", "--g", "-5", "-o", str(out)], capsys)
     assert code == 2 and "give no run options" in err[0]
     assert (out / "sweep.nc").read_bytes() == before
+
+
+def test_progress_bar_counts_points_done_and_failed(caplog):
+    import io
+
+    from microcircuit.sweep.engine import PointProgress
+
+    spec = build(SMALL, vary=["g=-4,-5,-6"])
+    points = spec.points()
+    stream = io.StringIO()
+    bar = PointProgress(3, stream=stream, force_tty=True)
+    bar(points[0], {"status": "ok", "ainess": 75.0, "wall_time": 2.0, "peak_memory": 300.0})
+    bar(points[1], {"status": "timeout"})
+    text = stream.getvalue()
+    assert "2/3 points" in text and "1 failed" in text
+    assert "p00001 g=-5: timeout" in text  # a failure is printed above the bar
+    bar.close()
+    caplog.set_level("INFO", logger="microcircuit")
+    lines = PointProgress(3, stream=io.StringIO(), force_tty=False)  # no terminal: one log line per point
+    lines(points[0], {"status": "ok", "ainess": 75.0, "wall_time": 2.0, "peak_memory": 300.0})
+    assert "[1/3] p00000 g=-4: ok, AIness 75 %, 2.0 s, 300 MB" in caplog.text
