@@ -114,9 +114,8 @@ class PointProgress:
             from tqdm import tqdm
 
             size = shutil.get_terminal_size()
-            self.bar = tqdm(total=total, desc="sweep", unit="point", file=self.stream, ncols=size.columns,
-                            bar_format="{desc}: {n}/{total} points |{bar}| {postfix} [{elapsed}<{remaining}]")
-            self.bar.set_postfix_str("0 failed")
+            self.bar = tqdm(total=total, desc="0 failed", unit="point", file=self.stream, ncols=size.columns,
+                            bar_format="sweep: {n}/{total} points, {desc} |{bar}| [{elapsed}<{remaining}]")
 
     def __call__(self, point: Point, outcome: dict) -> None:
         self.done += 1
@@ -130,8 +129,9 @@ class PointProgress:
         if self.bar is not None:
             if not ok:
                 self.bar.write(line, file=self.stream)
-            self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+            self.bar.set_description_str(f"{self.failed} failed", refresh=False)
             self.bar.update(1)
+            self.bar.refresh()
         elif ok:
             log.info("%s", line)
         else:
