@@ -11,7 +11,7 @@ rounds (``microcircuit.commands.benchmark.ratio_interval``) and the single round
 ``speed``: ``--points`` (8) points of scale ``--scale`` (0.05) with ``--t-sim`` (1000) ms after
 the default 500 ms warm-up, as one ``python -m microcircuit.sweep --workers 2 --threads 1``
 (the points are seeds) against the same points run one after another with
-``python -m microcircuit.run --threads 2 --no-plots`` (wall time of each whole command).
+``python -m microcircuit.run --threads 2 --no-plots`` (``--run-threads``; wall time of each whole command).
 
 ``overhead``: the same points in one sweep with one worker (``--threads``, default 1), worker processes
 reused (the default) against a fresh process per point (``--fresh-workers``). Per point, the
@@ -86,13 +86,16 @@ def speed(args, env) -> None:
                 else:
                     t = 0.0
                     for seed in seeds(args):
-                        dt, _ = timed([sys.executable, "-m", "microcircuit.run", *common_options(args), "--threads", "2",
+                        dt, _ = timed([sys.executable, "-m", "microcircuit.run", *common_options(args),
+                                       "--threads", str(args.run_threads),
                                        "--seed", str(seed), "--no-plots", "--quiet", "--output", f"{tmp}/{seed}"], env)
                         t += dt
             records[variant].append(t)
             print(f"round {i + 1} {variant:5}: {t:7.2f} s  (load {os.getloadavg()[0]:.1f})", flush=True)
     print(f"\n{args.points} points, scale {args.scale}, {args.t_sim:g} ms after the warm-up, wall time (s):")
-    print(ratio_line("sweep (2 workers x 1 thread) / run one after another (2 threads)", records["sweep"], records["run"]))
+    print(ratio_line(f"sweep (2 workers x 1 thread) / run one after another ({args.run_threads} thread"
+                     f"{'s' if args.run_threads != 1 else ''})",
+                     records["sweep"], records["run"]))
     _json(args, records)
 
 
@@ -161,6 +164,8 @@ def main() -> None:
     p.add_argument("--t-sim", type=float, default=1000.0)
     p.add_argument("--first-seed", type=int, default=55)
     p.add_argument("--threads", type=int, default=1, help="threads per point of the overhead measurement (default 1)")
+    p.add_argument("--run-threads", type=int, default=2,
+                   help="threads of each python -m microcircuit.run of the speed measurement (default 2)")
     p.add_argument("--json", help="write the measured times to this file")
     args = p.parse_args()
     env = dict(os.environ, PYNEST_QUIET="1", MPLBACKEND="Agg")

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             message = ("done", run_point(task))
         except BaseException as exc:  # noqa: BLE001 - every failure of a point is reported, the worker goes on
             message = ("failed", failure(exc), traceback.format_exc())
+            root.error("point %s: %s\n%s", task["name"], message[1], message[2])
         outbox.send(message)
 
 

@@ -232,7 +232,10 @@ def dask_point(task: dict, timeout: float | None = None, fresh: bool = False) ->
     with _idle_lock:
         while _idle and child is None:
             candidate = _idle.pop()
-            child = candidate if candidate.alive() else candidate.close()
+            if candidate.alive():
+                child = candidate
+            else:
+                candidate.close()
     if child is None:
         child = Child()
     outcome = child.run(task, timeout)
