@@ -124,9 +124,13 @@ def spec_from_args(args) -> Spec:
         raise ConfigError("nothing varies: give a sweep file with a [sweep] table, or --vary KEY=V1,V2,... "
                           "(or --seeds N, --trials N)")
     config, table = common.config_from_args(args, defaults=Config.from_dict(base))
-    if table is not None:
-        raise ConfigError("--from: a sweep runs with the connectivity table its configuration names; --from a spike "
-                          "file with a stored table is not supported here (give --connectivity PATH)")
+    if table is not None:  # --from a spike file: its stored table must be the one its configuration names
+        from ..connectivity import load_table, table_to_json
+
+        if table_to_json(table) != table_to_json(load_table(config.network.connectivity)):
+            raise ConfigError(f"--from {args.from_file}: its stored connectivity table differs from the table its "
+                              f"configuration names ({config.network.connectivity or 'the PD14 table'}); the sweep's "
+                              "workers read tables from files: give --connectivity PATH of the stored table")
     if not config.simulation.record:
         raise ConfigError("a sweep records every point (its summary is computed from the spikes): "
                           "simulation.record must be true")
