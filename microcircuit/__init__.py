@@ -3,11 +3,14 @@
 Main entry points::
 
     python -m microcircuit.run --help      # build and simulate, write spikes.nc
+    python -m microcircuit.sweep --help    # many runs over a parameter grid, summarised in sweep.nc
 
     import microcircuit
     result = microcircuit.simulate(microcircuit.Config())    # build, simulate, write output/spikes.nc
     ds = microcircuit.load_spikes("output/spikes.nc")       # xarray Dataset
     model = microcircuit.install_neuron_module()             # NEST model name
+    from microcircuit import sweep                            # many runs: g = -6 and -4, 2 workers
+    ds = sweep.run(sweep.build(microcircuit.Config(), vary=["g=-6,-4"]), "runs/g", workers=2)
 
 Layout (each layer imports only from the ones above it; tests/unit/test_layout.py keeps it so):
 
@@ -17,8 +20,9 @@ Layout (each layer imports only from the ones above it; tests/unit/test_layout.p
 * ``analysis``, ``theory``, ``output`` (the spike file), ``provenance``, ``resources``, ``validation``,
   ``plots``, ``convert``;
 * ``network`` (everything that calls NEST); ``parallel`` (MPI), ``progress``;
-* ``preflight``, ``runloop``, ``simulation`` (one run), ``measurement``;
-* ``commands`` (the command-line tools; ``run``, ``validate``, ``benchmark``, ``theory`` start them).
+* ``preflight``, ``runloop``, ``simulation`` (one run), ``measurement``, ``sweep`` (many runs, locally or
+  on a Dask cluster);
+* ``commands`` (the command-line tools; ``run``, ``validate``, ``benchmark``, ``theory``, ``sweep`` start them).
 """
 from importlib import import_module
 

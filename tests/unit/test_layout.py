@@ -22,12 +22,12 @@ LAYERS = [
     {"analysis", "theory", "output", "provenance", "resources", "validation", "plots", "convert"},
     {"network"},
     {"parallel", "progress"},
-    {"preflight", "runloop", "simulation", "measurement"},
+    {"preflight", "runloop", "simulation", "measurement", "sweep"},
     {"commands"},
 ]
 ENTRY_POINTS = {"microcircuit", "microcircuit.__main__", "microcircuit.run", "microcircuit.validate",
                 "microcircuit.benchmark", "microcircuit.analyse", "microcircuit.theory.__main__",
-                "microcircuit.build.__main__"}
+                "microcircuit.build.__main__", "microcircuit.sweep.__main__"}
 
 
 def module_names() -> dict[str, Path]:
