@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
           f"V_m and I_syn of {net.vm_neurons and len(net.vm_neurons)} neurons every "
           f"{config.simulation.vm_interval:g} ms recorded; {args.chunks} chunks of 100 ms")
     t = np.array(simulate) * 1e3
-    print(f"Simulate(100 ms): mean {t.mean():.1f} ms, median {np.median(t):.1f} ms per chunk (the scale of the costs below)")
+    print(f"Simulate(100 ms): mean {t.mean():.1f} ms, median {np.median(t):.1f} ms per chunk "
+          "(the scale of the costs below)")
     print(f"{'device':15} {'events/chunk':>12} {'way':>10} {'chunks':>6} {'mean ms':>8} {'median ms':>9} {'max ms':>7}")
     for name in devices:
         n_events = np.mean(events[name])

@@ -122,9 +122,9 @@ def free(args) -> None:
     peak = (records[True]["peak_kib"] - records[False]["peak_kib"]) * 1024
     full = 298_880_968  # connections of the full-scale network
     print(f"dropping the table frees, after Prepare, {heap / n:.2f} bytes per connection of the heap "
-          f"({heap / n * full / 1e9:.2f}·10⁹ bytes at full scale) and {rss / n:.2f} bytes per connection of resident "
-          f"memory after malloc_trim ({rss / n * full / 1e9:.2f}·10⁹ bytes at full scale); the peak differs by "
-          f"{peak / 2**20:+.1f} MB ({peak / n:+.2f} bytes per connection)")
+          f"({heap / n * full / 1e9:.2f}·10⁹ bytes at full scale) and {rss / n:.2f} bytes per connection of "
+          f"resident memory after malloc_trim ({rss / n * full / 1e9:.2f}·10⁹ bytes at full scale); "
+          f"the peak differs by {peak / 2**20:+.1f} MB ({peak / n:+.2f} bytes per connection)")
 
 
 def _reuse_once(args, keep: bool) -> str:
