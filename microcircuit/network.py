@@ -351,7 +351,8 @@ def _clear_events(device) -> None:
 
     ``NodeCollection.set`` (and attribute assignment) reads the device's whole status twice before
     it sets anything (to find local nodes and list-valued parameters), converting every recorded
-    event each time: 7 ms per 100 ms chunk with V_m of 10 neurons per population (docs/benchmarks.md).
+    event each time: 2.3 ms per 100 ms chunk with V_m of 10 neurons per population at scale 0.1, against
+    0.02 ms (``python benchmarks/clear_events.py``; docs/benchmarks.md).
     The kernel call ``set`` ends with does the job alone; NEST's version is checked at load.
     """
     try:

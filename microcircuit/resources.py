@@ -21,6 +21,7 @@ from .parameters import nest_synapse_model
 # background; construction sets the peak), each in a fresh process on the development machine:
 # `python -m microcircuit.benchmark --memory-calibration 0.05 0.1 0.2 0.3 0.5 1.0 --background poisson
 # --threads 2 --synapse-model static_synapse[_hpc]` prints these rows, one table per synapse model.
+# static_synapse's full-scale row: 2026-12-04, twice (12 110.5 and 12 110.8 MB).
 # columns: scale (n = k), synapses, neurons, peak RSS (MB)
 CALIBRATION = {
     "static_synapse_hpc": np.array([  # 16 bytes per connection
@@ -37,6 +38,7 @@ CALIBRATION = {
         (0.2, 11_955_239, 15_435, 795.5),
         (0.3, 26_899_282, 23_150, 1415.8),
         (0.5, 74_720_239, 38_586, 3339.8),
+        (1.0, 298_880_968, 77_169, 12110.5),
     ]),
 }
 # Relative error the estimate is held to (tests/integration/test_reliability.py checks scale 0.1).
@@ -62,10 +64,10 @@ _COEF = {model: _fit(rows) for model, rows in CALIBRATION.items()}
 FINISH_BASE_MB = 200.0
 # Connecting a neuron to the spike recorder costs NEST 3.10 a connector to devices per neuron, whose
 # first block holds 1 024 connections. Measured (VmHWM slope between 10 000 and 30 000 recorded
-# neurons of 40 000, 2 threads, standalone NEST script): 24.8 kB per neuron with the recorder's
-# static_synapse_hom_w (24-byte connections) and 8.4 kB with static_synapse_hom_w_hpc (8 bytes);
-# keyed by the network's synapse model (parameters.RECORDER_SYNAPSE_MODELS).
-BYTES_PER_RECORDED_NEURON = {"static_synapse": 24.8e3, "static_synapse_hpc": 8.4e3}
+# neurons of 40 000, 2 threads, a fresh process per point: `python benchmarks/recorder_memory.py`):
+# 24.7 kB per neuron with the recorder's static_synapse_hom_w (24-byte connections) and 8.3 kB with
+# static_synapse_hom_w_hpc (8 bytes); keyed by the network's synapse model (parameters.RECORDER_SYNAPSE_MODELS).
+BYTES_PER_RECORDED_NEURON = {"static_synapse": 24.7e3, "static_synapse_hpc": 8.3e3}
 
 
 def estimate_peak_mb(n_synapses: int, n_neurons: int, recorded_neurons: int = 0,
