@@ -137,7 +137,6 @@ def test_dask_chunks_open_lazily_and_compute_the_same(spikes):
     """``xr.open_dataset(path, chunks={})``: every variable is a dask array in the file's chunks. Grouping
     and dropping need their labels in memory (dask cannot know the groups or the size of the result
     in advance), which ``ds.spike_population.load()`` does in place; the spike times stay lazy."""
-    pytest.importorskip("dask")
     path, _ = spikes
     with xr.open_dataset(path, chunks={}) as lazy, xr.open_dataset(path) as eager:
         assert lazy["spike_time"].chunks is not None
@@ -255,7 +254,6 @@ CHECKER_BUG = "cf:1.11.check_domain_variables: too many values to unpack (expect
 
 def test_the_cf_compliance_checker_finds_no_errors(spikes, tmp_path):
     """compliance-checker --test=cf:1.11 (offline): no error (high priority), only the explained warnings."""
-    pytest.importorskip("compliance_checker")
     report = tmp_path / "report.json"
     checker = Path(sys.executable).with_name("compliance-checker")
     out = subprocess.run([str(checker), "--test=cf:1.11", "--format=json_new", f"--output={report}", str(spikes[0])],
