@@ -3,8 +3,10 @@
 Two measurements (docs/benchmarks.md, "Memory of long runs"), each printing a table:
 
 ``timeline``: one run (any options of ``python -m microcircuit.run``), the resident memory
-(``VmRSS``) sampled after every chunk; the rows give model time, spikes recorded up to then (from
-the spike file afterwards) and memory. The summary gives the growth after the warm-up per million
+(``VmRSS``, and its anonymous part ``RssAnon``: the process's own data, without the pages of mapped
+files such as shared libraries, which the kernel may drop and re-read when memory is short) sampled
+after every chunk; the rows give model time, spikes recorded up to then (from the spike file
+afterwards) and memory. The summary gives the growth after the warm-up per million
 recorded spikes, the peak of the simulation and the peak including the writing of the spike file,
 and the run's memory estimate::
 
@@ -51,7 +53,8 @@ def timeline(config: mc.Config, rows: int) -> None:
 
     def progress(phase, done, total):
         if phase == "simulate":
-            samples.append((done, time.perf_counter() - t0, rss_mb(), vm_kb("VmHWM") / 1024.0))
+            samples.append((done, time.perf_counter() - t0, rss_mb(), vm_kb("VmHWM") / 1024.0,
+                            vm_kb("RssAnon") / 1024.0, vm_kb("RssFile") / 1024.0))
 
     with tempfile.TemporaryDirectory(prefix="memory-growth-") as tmp:
         result = mc.simulate(config, output_dir=tmp, progress=progress)
@@ -62,9 +65,10 @@ def timeline(config: mc.Config, rows: int) -> None:
     spikes = np.searchsorted(spike_times, t, side="right")
     rss = np.array([s[2] for s in samples])
     pick = np.unique(np.linspace(0, len(samples) - 1, rows).round().astype(int))
-    print(f"{'model time (s)':>14} {'wall (s)':>9} {'spikes':>12} {'RSS (MB)':>9}")
+    anon = np.array([s[4] for s in samples])
+    print(f"{'model time (s)':>14} {'wall (s)':>9} {'spikes':>12} {'RSS (MB)':>9} {'anonymous':>10} {'file':>7}")
     for i in pick:
-        print(f"{t[i] / 1000:14.1f} {samples[i][1]:9.1f} {spikes[i]:12d} {rss[i]:9.1f}")
+        print(f"{t[i] / 1000:14.1f} {samples[i][1]:9.1f} {spikes[i]:12d} {rss[i]:9.1f} {anon[i]:10.1f} {samples[i][5]:7.1f}")
     warm = int(np.searchsorted(t, config.simulation.t_presim))
     warm = min(warm, len(t) - 1)
     grown = rss[-1] - rss[warm]
@@ -73,6 +77,10 @@ def timeline(config: mc.Config, rows: int) -> None:
           f"{rss[-1]:.1f} MB; growth {grown:+.1f} MB over {recorded} spikes "
           f"({grown / max(recorded, 1) * 1e6:+.2f} MB per million spikes); "
           f"largest RSS after the warm-up {rss[warm:].max():.1f} MB")
+    grown_anon = anon[-1] - anon[warm]
+    print(f"anonymous memory (the process's own data, without mapped files such as libraries): "
+          f"{anon[warm]:.1f} MB after the warm-up, {anon[-1]:.1f} MB at the end: {grown_anon:+.1f} MB "
+          f"({grown_anon / max(recorded, 1) * 1e6:+.2f} MB per million spikes); largest {anon[warm:].max():.1f} MB")
     print(f"peak of the simulation {samples[-1][3]:.1f} MB; peak including the spike file {end_peak:.1f} MB; "
           f"estimated {result.estimated_mb:.1f} MB; {spike_times.size} spikes in the file")
 
