@@ -5,6 +5,7 @@ functions so that the rest of the package works without NEST.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -39,13 +40,37 @@ PARAMETER_NAMES = {
 }
 
 
+@contextlib.contextmanager
+def _omp_num_threads_hidden():
+    """Hide ``OMP_NUM_THREADS`` from NEST while its kernel initialises (at import and ``ResetKernel``).
+
+    NEST sets its threads itself (``--threads``) and ignores the variable, but says so in a warning
+    every time the kernel initialises; the variable is restored at once for everything else.
+    """
+    value = os.environ.pop("OMP_NUM_THREADS", None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ["OMP_NUM_THREADS"] = value
+
+
 def _nest():
     os.environ.setdefault("PYNEST_QUIET", "1")  # no banner on stdout
     try:
-        import nest  # noqa: F401
+        with _omp_num_threads_hidden():
+            import nest  # noqa: F401
     except ImportError as exc:
         raise SetupError(f"NEST is not importable ({exc}); install it with `pip install .` "
                          "(nest-simulator 3.10 from PyPI)") from None
+    return nest
+
+
+def reset_kernel():
+    """``nest.ResetKernel()`` without NEST's warning about ``OMP_NUM_THREADS``; returns the ``nest`` module."""
+    nest = _nest()
+    with _omp_num_threads_hidden():
+        nest.ResetKernel()
     return nest
 
 
@@ -150,9 +175,8 @@ def _normal(nest, mean: float, sd: float, lower: float = -math.inf, upper: float
 
 def setup_kernel(config: Config) -> str:
     """Reset NEST, set resolution, threads and seed; return the NEST neuron model to use."""
-    nest = _nest()
+    nest = reset_kernel()
     sim = config.simulation
-    nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.WARNING
     nest.set(resolution=sim.resolution, local_num_threads=sim.threads, rng_seed=sim.seed,
              print_time=False)
@@ -373,8 +397,7 @@ def release() -> None:
     ``malloc_trim``). A run releases its network before writing the spike file, so that writing it
     does not add to the network's peak, and a process that runs many networks does not keep them.
     """
-    nest = _nest()
-    nest.ResetKernel()
+    reset_kernel()
     trim_memory()
 
 

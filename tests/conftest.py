@@ -26,3 +26,13 @@ def nest_kernel():
     nest.verbosity = nest.VerbosityLevel.WARNING
     yield nest
     nest.ResetKernel()
+
+
+@pytest.fixture(autouse=True)
+def _option_names_restored():
+    """How messages name options (microcircuit.errors) is process-wide; a test that parses a command line
+    in-process must not change the messages later tests see."""
+    from microcircuit.errors import options_named
+
+    with options_named({}):
+        yield

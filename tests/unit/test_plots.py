@@ -81,14 +81,16 @@ def test_distributions_with_reference_band(spikes):
 
 def test_figures_do_not_change_global_matplotlib_state(spikes, tmp_path):
     before = dict(matplotlib.rcParams)
+    pyplot = sys.modules.get("matplotlib.pyplot")  # imported by another test or library: its figures stay theirs
+    figures_before = pyplot.get_fignums() if pyplot else []
     stats = analysis.statistics(spikes, 500.0, 1500.0, sample_size=10)
     for fig in (plots.raster_plot(spikes, 500.0, 1500.0),
                 plots.rate_box_plot(stats["rate"]),
                 plots.distributions(stats)):
         fig.savefig(tmp_path / "f.png")
     assert dict(matplotlib.rcParams) == before
-    if "matplotlib.pyplot" in sys.modules:  # imported by someone else: still no figure registered with it
-        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+    if "matplotlib.pyplot" in sys.modules:  # imported by someone else: still no figure of ours registered with it
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == figures_before
 
 
 def test_save_run_figures_without_a_display(tmp_path):
