@@ -17,7 +17,7 @@ session runs them), the memory after each::
 
     python benchmarks/memory_growth.py sequence --runs 20 --scale 0.05 --t-sim 1000
 
-The spike files go to a temporary folder, removed at the end.
+The spike files go to a temporary folder, removed at the end (``timeline --keep DIR`` keeps it in DIR).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def rss_mb() -> float:
     return vm_kb("VmRSS") / 1024.0
 
 
-def timeline(config: mc.Config, rows: int) -> None:
+def timeline(config: mc.Config, rows: int, keep: Path | None = None) -> None:
     samples = []  # (model time ms, wall s, rss MB, peak MB)
     t0 = time.perf_counter()
 
@@ -55,8 +55,14 @@ def timeline(config: mc.Config, rows: int) -> None:
         if phase == "simulate":
             samples.append((done, time.perf_counter() - t0, rss_mb(), vm_kb("VmHWM") / 1024.0,
                             vm_kb("RssAnon") / 1024.0, vm_kb("RssFile") / 1024.0))
+            if len(samples) % 100 == 0:  # a running record on stderr, in case a long run is stopped
+                s = samples[-1]
+                print(f"model {s[0] / 1000:.1f} s, wall {s[1]:.0f} s: RSS {s[2]:.1f} MB, anonymous {s[4]:.1f} MB, "
+                      f"peak {s[3]:.1f} MB", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="memory-growth-") as tmp:
+        if keep is not None:
+            tmp = str(keep)
         result = mc.simulate(config, output_dir=tmp, progress=progress)
         end_peak = vm_kb("VmHWM") / 1024.0
         with xr.open_dataset(Path(tmp) / "spikes.nc") as ds:
@@ -105,6 +111,8 @@ def main(argv=None) -> int:
     p.add_argument("what", choices=["timeline", "sequence"])
     p.add_argument("--runs", type=int, default=20, help="sequence: number of runs (default 20)")
     p.add_argument("--rows", type=int, default=13, help="timeline: rows of the table (default 13)")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="timeline: write the spike file into DIR and keep it "
+                   "(default: a temporary folder)")
     common.add_run_options(p)
     args = p.parse_args(argv)
     common.setup(quiet=True)
@@ -114,7 +122,7 @@ def main(argv=None) -> int:
     print(f"{' '.join(sys.argv)}\n{mc.derive(config, mc.load_table(config.network.connectivity)).n_neurons} neurons, "
           f"{config.simulation.threads} threads; available memory {resources.available_mb():.0f} MB")
     if args.what == "timeline":
-        timeline(config, args.rows)
+        timeline(config, args.rows, args.keep)
     else:
         sequence(config, args.runs)
     return 0

@@ -4,7 +4,8 @@ The quick start's install and test lines are run by .ci/run (a fresh venv, ``pip
 ``python build.py``, ``python -m pytest``); every other command of the README's ``bash`` blocks,
 and every ``python`` block, runs here, in order, in one scratch folder. Full-scale commands
 (``--scale 1``, ``--n-scale 1``) and the full-scale defaults of ``benchmark``/``theory`` without a scale are run with
-``--print-config`` appended: all options are parsed, resolved and checked, nothing is simulated
+``--print-config`` appended (a sweep with ``--print-points``): all options are parsed, resolved and checked
+(a sweep's every point), nothing is simulated
 (a full-scale run needs ~15 GB and many minutes). ``theory`` is cheap and always runs for real.
 The MPI section's lines run in a test of their own, with the MPI-enabled Python of tests/mpi
 (``MICROCIRCUIT_MPI_PYTHON``, set by .ci/run); without it that test is reported as skipped, with the
@@ -78,8 +79,8 @@ def run_command(cmd: str, cwd, python: str = sys.executable) -> None:
     if ">" in words:  # output redirection
         j = words.index(">")
         stdout, words = cwd / words[j + 1], words[:j]
-    if dry(words):
-        words.append("--print-config")
+    if dry(words):  # a sweep resolves and checks every point's configuration
+        words.append("--print-points" if "microcircuit.sweep" in words else "--print-config")
     if words[i + 1] == str(ROOT / "build.py") and "--build-dir" in words:
         k = words.index("--build-dir")
         words[k + 1] = str(ROOT / words[k + 1])
