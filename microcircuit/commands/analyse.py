@@ -203,8 +203,9 @@ def sweep_report(ds: xr.Dataset) -> str:
     lines = [plots.sweeps.sweep_title(ds),
              f"points: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} not run"]
     if np.isfinite(ainess).any():
-        lines[-1] += (f"; AIness {np.nanmin(ainess):.0f} to {np.nanmax(ainess):.0f} % (mean {np.nanmean(ainess):.0f} %) "
-                      "over the ok points")
+        low, high = np.nanmin(ainess), np.nanmax(ainess)
+        lines[-1] += (f"; AIness {low:.0f} % at every ok point" if low == high else
+                      f"; AIness {low:.0f} to {high:.0f} % (mean {np.nanmean(ainess):.0f} %) over the ok points")
     dims = list(ds["status"].dims)
     names = [c for d in dims for c in ([d] if d in ds.coords else []) +
              [c for c in ds.coords if ds[c].dims == (d,) and c != d]]

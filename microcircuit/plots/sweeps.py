@@ -250,9 +250,10 @@ def sweep_lines(ds: xr.Dataset) -> Figure:
     One panel per quantity; a line per population through the mean over the repetitions (seeds,
     trials) of its ok points, a band over their range (min to max) when there are several; in the
     rate panel the mean-field prediction dashed in the population's colour. PD14's bounds of the
-    asynchronous-irregular state (rate 30 spikes/s, CV 0.7 and 1.2, synchrony 8) are dotted grey
-    where they fall inside the data's range. Rates and synchronies spanning more than a factor
-    30 are shown on a log scale. Missing points are gaps, never zeros.
+    asynchronous-irregular state (CV 0.7 and 1.2, synchrony 8, and rate 30 spikes/s where it falls
+    inside the rates' range) are dotted grey. Rates and synchronies spanning more than a factor
+    30 are shown on a log scale. Missing points are gaps, never zeros; so are values a point could
+    not measure (a CV or synchrony without enough spikes is NaN in the file).
 
     Parameters
     ----------
@@ -271,6 +272,7 @@ def sweep_lines(ds: xr.Dataset) -> Figure:
     repeats = int(np.prod([ds.sizes[d] for d in repeat_dims(ds)]))
     fig = new_figure(10.0, 3.9)
     axes = fig.subplots(1, len(QUANTITIES))
+    bounds_drawn = False
     for ax, (name, ylabel, bounds) in zip(axes, QUANTITIES):
         data = _over_repeats(_ok(ds, name), [dim])  # (dim, population, repeats)
         mean = _reduce(data, np.nanmean)
@@ -287,12 +289,14 @@ def sweep_lines(ds: xr.Dataset) -> Figure:
         finite = data[np.isfinite(data)]
         if name != "cv" and finite.size and finite.min() > 0 and finite.max() > 30 * finite.min():
             ax.set_yscale("log")
-        if finite.size:
+        if finite.size:  # the CV's and synchrony's bounds always (the axis grows), the rate's inside the data's range
             low, high = ax.get_ylim()
             for bound in bounds:
-                if low < bound < high:
+                if name != "rate" or low < bound < high:
                     ax.axhline(bound, color="grey", linestyle=":", linewidth=0.8, zorder=0)
-            ax.set_ylim(low, high)
+                    bounds_drawn = True
+            if name == "rate":
+                ax.set_ylim(low, high)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_xlabel(axis_label(ds, dim), fontsize=8)
         if ticks is not None:
@@ -303,8 +307,9 @@ def sweep_lines(ds: xr.Dataset) -> Figure:
     handles = [Line2D([], [], color=s["color"], marker=s["marker"], markersize=4, label=s["label"]) for s in styles]
     handles.append(Line2D([], [], color="black", linestyle="--", linewidth=0.9, label="mean-field rate"))
     if repeats > 1:
-        handles.append(Patch(color="black", alpha=0.15, linewidth=0, label=f"range over the {repeats} repetitions"))
-    handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=0.8, label="AI bounds (PD14)"))
+        handles.append(Patch(color="black", alpha=0.15, linewidth=0, label=f"range over {_repeat_text(ds)}"))
+    if bounds_drawn:
+        handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=0.8, label="bounds of AI (PD14)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=7, frameon=False)
     over = f"mean over {_repeat_text(ds)}" if repeats > 1 else "one run per value"
     _title(fig, ds, f"rate, irregularity and synchrony per population against {dim} ({over})")

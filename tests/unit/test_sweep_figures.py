@@ -102,6 +102,18 @@ def test_one_axis_draws_rate_cv_and_synchrony_per_population_against_the_paramet
     assert "mean over 3 seeds" in fig._suptitle.get_text()
 
 
+def test_values_of_a_point_that_is_not_ok_are_never_drawn(one_axis, two_axes):
+    """The file has NaN at failed points; should a failed point carry numbers all the same, they are left out."""
+    stale = one_axis.copy(deep=True)
+    stale["rate"].loc[{"g": -6}] = 99.0  # status of g = -6: failed for every seed
+    stale["predicted_rate"].loc[{"g": -6}] = 99.0
+    assert all(np.isnan(line.get_ydata()[2]) for line in plots.sweep_lines(stale).axes[0].get_lines())
+    stale = two_axes.copy(deep=True)
+    stale["ainess"].loc[{"g": -8, "bg_rate": 12}] = 0.0
+    image = plots.ainess_map(stale).axes[0].collections[0].get_array().reshape(5, 6)
+    assert np.ma.is_masked(image[4, 0])
+
+
 def test_one_axis_with_nothing_missing_says_nothing_missing():
     ds = synthetic_sweep(["bg_rate=6,8,10"])
     fig = plots.sweep_lines(ds)
