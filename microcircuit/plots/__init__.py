@@ -25,7 +25,8 @@ from .style import (EXC_COLOR, INH_COLOR, LAYER_LINE_COLOR, MEAN_COLOR, REFERENC
 from .validation import distributions, validation_title
 
 __all__ = ["BOX_FILE", "EXC_COLOR", "INH_COLOR", "LAYER_LINE_COLOR", "MEAN_COLOR", "RASTER_FILE", "RASTER_WINDOW_MS",
-           "REFERENCE_COLOR", "RUN_COLOR", "ainess_map", "default_thinning", "figures_note", "distributions", "incomplete_note", "layer_of",
+           "REFERENCE_COLOR", "RUN_COLOR", "ainess_map", "default_thinning", "distributions", "figures_note",
+           "incomplete_note", "layer_of",
            "population_label", "population_types", "raster_plot", "rate_box_plot", "rate_maps", "RESPONSE_FILE",
            "run_title", "save_run_figures", "save_sweep_figures", "spectra_plot", "stimulus_response_plot",
            "stimulus_windows", "sweep_figures", "sweep_lines", "trial_histograms", "validation_title", "VM_FILE",

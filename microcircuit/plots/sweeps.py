@@ -109,14 +109,14 @@ def missing_points(ds: xr.Dataset) -> dict[str, int]:
     return {"points": status.size, "ok": ok, "pending": pending, "failed": status.size - ok - pending}
 
 
-def missing_note(ds: xr.Dataset) -> str | None:
-    """``"3 of 12 points missing (2 failed, 1 not run): left out"`` when points are not ok, else None."""
+def missing_note(ds: xr.Dataset, shown: str = "not drawn") -> str | None:
+    """``"3 of 12 points missing (2 failed, 1 not run): not drawn"`` when points are not ok, else None."""
     c = missing_points(ds)
     missing = c["points"] - c["ok"]
     if not missing:
         return None
     why = ", ".join(f"{n} {label}" for n, label in ((c["failed"], "failed"), (c["pending"], "not run")) if n)
-    return f"{missing} of {c['points']} points missing ({why}): not drawn"
+    return f"{missing} of {c['points']} points missing ({why}): {shown}"
 
 
 def sweep_title(ds: xr.Dataset) -> str:
@@ -147,7 +147,8 @@ def base_title(ds: xr.Dataset) -> str:
 
 
 def axis_label(ds: xr.Dataset, dim: str) -> str:
-    """Label of a sweep axis: its quantity and units (``relative inhibition g``, ``background rate ν_bg (spikes/s)``)."""
+    """Label of a sweep axis: its quantity and units (``relative inhibition g``, ``background rate ν_bg (spikes/s)``;
+    g is dimensionless)."""
     if dim not in ds.coords:  # a paired axis: one coordinate per key
         return dim.replace("_and_", " and ")
     attrs = ds[dim].attrs
@@ -226,9 +227,9 @@ def _repeat_text(ds: xr.Dataset) -> str:
     return " x ".join(parts)
 
 
-def _title(fig: Figure, ds: xr.Dataset, what: str) -> None:
+def _title(fig: Figure, ds: xr.Dataset, what: str, shown: str = "not drawn") -> None:
     """Three lines: the base configuration; the points and what the figure shows; the missing points, if any."""
-    lines = [base_title(ds), f"{points_title(ds)}: {what}", missing_note(ds)]
+    lines = [base_title(ds), f"{points_title(ds)}: {what}", missing_note(ds, shown)]
     fig.suptitle("\n".join(filter(None, lines)), fontsize=8, wrap=True)
 
 
@@ -409,7 +410,8 @@ def ainess_map(ds: xr.Dataset) -> Figure:
               title="AIness contours", title_fontsize=7, handlelength=3.0)
     ax.tick_params(labelsize=7)
     repeats = _repeat_text(ds)
-    _title(fig, ds, "AIness (PD14 Fig. 8B)" + (f", mean over {repeats}" if repeats else ""))
+    _title(fig, ds, "AIness (PD14 Fig. 8B)" + (f", mean over {repeats}" if repeats else ""),
+           "not drawn; hatched where no point is ok")
     return fig
 
 
@@ -479,8 +481,8 @@ def rate_maps(ds: xr.Dataset) -> Figure:
         bar.ax.tick_params(labelsize=7)
     repeats = _repeat_text(ds)
     scale = "log scale" if isinstance(norm, LogNorm) else "linear scale"
-    _title(fig, ds, f"rate per population ({scale}" + (f", mean over {repeats})" if repeats else ")") +
-           "; hatched: no ok point")
+    _title(fig, ds, f"rate per population ({scale}" + (f", mean over {repeats})" if repeats else ")"),
+           "not drawn; hatched where no point is ok")
     return fig
 
 

@@ -198,6 +198,8 @@ def test_which_figures_each_sweep_gets(one_axis, two_axes):
     assert plots.sweep_figures(three) == {}
     note = plots.figures_note(three)
     assert "one or two parameters" in note and "it varies 3 (g, bg_rate, C_m)" in note and "\n" not in note
+    seeds_only = synthetic_sweep([], seeds=2)
+    assert plots.sweep_figures(seeds_only) == {} and "it varies only the seed" in plots.figures_note(seeds_only)
     with pytest.raises(ValueError, match="needs a sweep over 2 parameters"):
         plots.ainess_map(one_axis)
 
