@@ -1,4 +1,8 @@
-"""``python -m microcircuit.analyse RUN_DIR``: summarise a run: statistics, spectra, responses, figures."""
+"""``python -m microcircuit.analyse RUN_DIR``: summarise a run: statistics, spectra, responses, figures.
+
+Given a sweep's folder (``DIR/sweep.nc`` of ``python -m microcircuit.sweep``) instead, it prints a
+table of the sweep's points and draws the sweep's figures (:mod:`microcircuit.plots.sweeps`).
+"""
 from __future__ import annotations
 
 import json
@@ -13,6 +17,7 @@ from .. import analysis, plots, provenance, theory
 from ..errors import ConfigError
 from ..output import SPIKES_FILE, load_spikes, stored_config, stored_run, write_atomic
 from ..parameters import derive
+from ..sweep.results import RESULT_FILE as SWEEP_FILE
 from . import common
 
 log = logging.getLogger("microcircuit")
@@ -28,17 +33,25 @@ the spike-count correlations and the largest peak of the power spectrum; for run
 pulses, the trial-averaged response and its latencies. Writes the figures (raster, box plot, V_m
 traces, response, power spectra with the mean-field prediction), the summary as text
 (RUN_DIR/{TEXT_FILE}) and every result as one NetCDF file for xarray (RUN_DIR/{DATA_FILE}),
-naming each file it writes."""
+naming each file it writes.
+
+Given a sweep's folder (with sweep.nc, of python -m microcircuit.sweep) or its sweep.nc instead, it
+prints one line per point (status, AIness, rates, wall time, memory) and how many are ok, and writes
+the sweep's figures into that folder (sweep_rates.png, sweep_ainess.png, sweep_rate_maps.png,
+sweep_trials.png, whichever apply; docs/sweeps.md)."""
 EXAMPLES = [
     "python -m microcircuit.analyse output",
     "python -m microcircuit.analyse runs/thalamic --response-window -20 80",
     "python -m microcircuit.analyse runs/full_dc --no-theory --t-stop 5500",
+    "python -m microcircuit.analyse runs/fig8          # a sweep's folder: its points and figures",
 ]
 
 
 def parser() -> common.ArgumentParser:
     p = common.ArgumentParser(prog=PROG, description=DESCRIPTION, examples=EXAMPLES)
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="folder with spikes.nc (or the spike file itself)")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                   help="a run's folder with spikes.nc (or the spike file itself), or a sweep's folder with sweep.nc "
+                        "(or that file)")
     g = p.add_argument_group("analysis")
     g.add_argument("--t-start", type=float, metavar="MS", help="start of the window (default: end of the warm-up)")
     g.add_argument("--t-stop", type=float, metavar="MS", help="end of the window (default: end of what was simulated)")
@@ -56,6 +69,26 @@ def parser() -> common.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     return common.run_command(PROG, parser(), _main, argv)
+
+
+def _sweep_file(path: Path) -> Path | None:
+    """The sweep result file RUN_DIR names (a folder with sweep.nc, or such a file), or None for a run."""
+    if path.is_dir():
+        spikes, sweep = (path / SPIKES_FILE).is_file(), (path / SWEEP_FILE).is_file()
+        if spikes and sweep:
+            raise ConfigError(f"{path} holds both a run's {SPIKES_FILE} and a sweep's {SWEEP_FILE}: give the file "
+                              "to analyse")
+        if not (spikes or sweep):
+            raise ConfigError(f"no {SPIKES_FILE} (a run) or {SWEEP_FILE} (a sweep) in {path}")
+        return path / SWEEP_FILE if sweep else None
+    if path.is_file() and path.suffix == ".nc":
+        try:
+            with xr.open_dataset(path, engine="netcdf4") as ds:
+                if "sweep_spec" in ds.attrs:
+                    return path
+        except Exception:  # noqa: BLE001 (an unreadable file is refused, with its cause, where it is read as a run's)
+            pass
+    return None
 
 
 def _open(run_dir: Path) -> tuple[xr.Dataset, Path]:
@@ -77,6 +110,9 @@ def _open(run_dir: Path) -> tuple[xr.Dataset, Path]:
 
 
 def _main(args) -> int:
+    sweep = _sweep_file(args.run_dir)
+    if sweep is not None:
+        return _analyse_sweep(args, sweep)
     if args.segment < 2.0:
         raise ConfigError(f"--segment {args.segment:g} is not allowed; must be >= 2 ms (two 1 ms bins)")
     ds, path = _open(args.run_dir)
@@ -135,6 +171,73 @@ def _analyse(args, ds: xr.Dataset, path: Path, window: tuple[float, float], note
     for file in written:
         log.info("wrote %s", file)
     return 0
+
+
+def _analyse_sweep(args, path: Path) -> int:
+    """A sweep's result file: the table of its points, then its figures next to it."""
+    given = [flag for flag, value in (("--t-start", args.t_start), ("--t-stop", args.t_stop)) if value is not None]
+    if given:
+        raise ConfigError(f"{' and '.join(given)} set the window of a run; every point of the sweep in {path} was "
+                          "summarised in its own window (end of the warm-up to the end)")
+    try:
+        ds = xr.load_dataset(path, engine="netcdf4")
+    except Exception as exc:  # noqa: BLE001 (netCDF4 raises OSError, xarray ValueError, ...; --debug shows which)
+        raise ConfigError(f"{path} is not a readable sweep result file") from exc
+    missing = [name for name in ("status", "ainess", "rate") if name not in ds]
+    if missing or "population" not in ds.dims:
+        raise ConfigError(f"{path} is not a sweep result file written by python -m microcircuit.sweep (no "
+                          f"{', '.join(missing) or 'population dimension'})")
+    print(sweep_report(ds))
+    if args.no_plots:
+        return 0
+    from .sweep import write_figures
+
+    return 0 if write_figures(ds, path.parent) is not None else 1
+
+
+def sweep_report(ds: xr.Dataset) -> str:
+    """The text summary of a sweep: its points by outcome, the AIness range, then one line per point."""
+    counts = plots.sweeps.missing_points(ds)
+    ok = ds["status"].astype(str) == "ok"
+    ainess = ds["ainess"].where(ok).values
+    lines = [plots.sweeps.sweep_title(ds),
+             f"points: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} not run"]
+    if np.isfinite(ainess).any():
+        low, high = np.nanmin(ainess), np.nanmax(ainess)
+        lines[-1] += (f"; AIness {low:.0f} % at every ok point" if low == high else
+                      f"; AIness {low:.0f} to {high:.0f} % (mean {np.nanmean(ainess):.0f} %) over the ok points")
+    dims = list(ds["status"].dims)
+    names = [c for d in dims for c in ([d] if d in ds.coords else []) +
+             [c for c in ds.coords if ds[c].dims == (d,) and c != d]]
+    names = names or ["point"]
+    widths = [max(len(n), 7) for n in names]
+    kinds = plots.population_types(ds, [str(p) for p in ds["population"].values])
+    exc = np.array([k == "E" for k in kinds])
+    lines += ["", "point   " + " ".join(f"{n:>{w}}" for n, w in zip(names, widths)) +
+              f" {'AIness':>6} {'rate E':>7} {'rate I':>7} {'wall':>6} {'memory':>6}  status",
+              "        " + " ".join(f"{'':>{w}}" for w in widths) +
+              f" {'(%)':>6} {'(1/s)':>7} {'(1/s)':>7} {'(s)':>6} {'(MB)':>6}"]
+    rate = ds["rate"].transpose(*dims, "population").values
+    shape = tuple(ds.sizes[d] for d in dims)
+    for number, index in enumerate(np.ndindex(*shape) if shape else [()]):
+        at = dict(zip(dims, index))
+        cells = []
+        for name, w in zip(names, widths):
+            value = ds[name].isel({d: i for d, i in at.items() if d in ds[name].dims}).values if name in ds else number
+            value = value.item() if hasattr(value, "item") else value
+            cells.append(f"{value:>{w}g}" if isinstance(value, float) else f"{value!s:>{w}}")
+        r = rate[index]
+        row = (f"p{number:05d}  " + " ".join(cells) + f" {_num(ds['ainess'].values[index], 6, 0)}"
+               f" {_num(np.mean(r[exc]) if exc.any() else np.nan, 7, 2)}"
+               f" {_num(np.mean(r[~exc]) if (~exc).any() else np.nan, 7, 2)}"
+               f" {_num(ds['wall_time'].values[index] if 'wall_time' in ds else np.nan, 6, 1)}"
+               f" {_num(ds['peak_memory'].values[index] if 'peak_memory' in ds else np.nan, 6, 0)}"
+               f"  {ds['status'].values[index]}")
+        lines.append(row)
+    lines += ["", "rate E, rate I: mean rate of the excitatory and of the inhibitory populations; AIness: share of "
+              "populations asynchronous-irregular (Potjans & Diesmann 2014); wall: the point's build, simulation "
+              "and summary; memory: its peak (\"-\": unknown, or the point did not run)"]
+    return "\n".join(lines)
 
 
 def _predicted_spectra(ds: xr.Dataset, spectrum: xr.DataArray) -> xr.DataArray | None:

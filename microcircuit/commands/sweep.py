@@ -31,7 +31,9 @@ with --paired. Every run option below sets the base configuration.
 
 DIR/sweep.nc is rewritten after every point; --resume continues a killed or interrupted sweep. A point
 that fails, times out (--timeout) or runs out of memory is recorded and the sweep goes on; the exit
-status is then 1. See docs/sweeps.md."""
+status is then 1. At the end the sweep's figures go to DIR (sweep_rates.png over one parameter,
+sweep_ainess.png and sweep_rate_maps.png over two, sweep_trials.png over trials; not with --no-plots);
+python -m microcircuit.analyse DIR draws them again. See docs/sweeps.md."""
 EXAMPLES = [
     "python -m microcircuit.sweep --scale 0.05 --t-sim 500 --vary g=-8:-4:5 --vary bg_rate=6,8 --seeds 2",
     "python -m microcircuit.sweep fig8.toml --workers 2 --threads 1 --output runs/fig8",
@@ -82,6 +84,7 @@ def parser() -> common.ArgumentParser:
     g.add_argument("--retry-failed", action="store_true", help="with --resume: run failed points again too")
     g.add_argument("--overwrite", action="store_true", help="start again although DIR/sweep.nc exists")
     g.add_argument("--keep-spikes", action="store_true", help="keep every point's spike file, in DIR/points/pNNNNN/")
+    g.add_argument("--no-plots", action="store_true", help="do not write the sweep's figures (DIR/sweep_*.png)")
     g = p.add_argument_group("points run elsewhere (e.g. each an MPI job; docs/sweeps.md)")
     g.add_argument("--write-configs", action="store_true",
                    help="write every point's configuration to DIR/points/pNNNNN/config.toml and exit")
@@ -167,6 +170,8 @@ def _main(args) -> int:
             return 0
         if args.collect:
             ds = collect(spec, args.output, retry_failed=args.retry_failed)
+            if not args.no_plots:
+                write_figures(ds, args.output)
             return 1 if int(ds.attrs["points_failed"]) else 0
         if args.retry_failed and not args.resume:
             raise ConfigError("--retry-failed runs the failed points of a sweep again: use it with --resume")
@@ -179,9 +184,35 @@ def _main(args) -> int:
             print(f"{PROG}: interrupted; every finished point is in {args.output / RESULT_FILE}: continue with "
                   f"{PROG} --resume --output {args.output}", file=sys.stderr)
             return 130
+    if not args.no_plots:
+        write_figures(ds, args.output)
     failed = int(ds.attrs["points_failed"])
     if failed:
         log.warning("%d of %d points failed (see the variable 'status' in %s)", failed, int(ds.attrs["points"]),
                     args.output / RESULT_FILE)
         return 1
     return 0
+
+
+def write_figures(ds: xr.Dataset, folder: Path) -> list[Path] | None:
+    """Write the sweep's figures into ``folder`` (:func:`microcircuit.plots.save_sweep_figures`), naming each.
+
+    Sweeps over more than two parameters get none, and one line says so. A figure that cannot
+    be drawn is a warning, not an error: ``sweep.nc`` is written before and stays as it is.
+    Returns the files written, or None when drawing failed.
+    """
+    try:
+        from .. import plots
+
+        note = plots.figures_note(ds)
+        if note:
+            log.info("%s", note)
+            return []
+        written = plots.save_sweep_figures(ds, folder)
+    except Exception as exc:  # noqa: BLE001 (the results are safe in sweep.nc; the figures are a view of them)
+        log.warning("the sweep's figures could not be drawn (%s: %s); %s is complete: python -m microcircuit.analyse "
+                    "%s draws them again", type(exc).__name__, exc, Path(folder) / RESULT_FILE, folder)
+        return None
+    for path in written:
+        log.info("wrote %s", path)
+    return written

@@ -1,4 +1,4 @@
-"""The figures the run command writes next to a spike file."""
+"""The figures the run command writes next to a spike file, and the sweep command next to its result file."""
 from __future__ import annotations
 
 import warnings
@@ -13,6 +13,7 @@ from ..output import load_spikes, stored_config, upgrade
 from .activity import raster_plot, rate_box_plot, vm_traces
 from .responses import stimulus_response_plot
 from .style import decorate, incomplete_note, population_types, run_title
+from .sweeps import sweep_figures
 
 RASTER_FILE = "raster_plot.png"
 BOX_FILE = "box_plot.png"
@@ -96,6 +97,30 @@ def _pulse_duration(ds) -> float:
         return float(stored_config(ds.attrs)["stimulus"]["thalamic_duration"])
     except (KeyError, TypeError, ValueError):
         return 0.0
+
+
+def save_sweep_figures(ds: xr.Dataset, folder: str | Path, dpi: float = 200) -> list[Path]:
+    """Write the figures of a sweep (:func:`microcircuit.plots.sweeps.sweep_figures`) into ``folder``; return them.
+
+    ``sweep_rates.png`` for a sweep over one parameter, ``sweep_ainess.png`` and
+    ``sweep_rate_maps.png`` over two, ``sweep_trials.png`` over trials (and at most one
+    parameter); none over more (:func:`microcircuit.plots.sweeps.figures_note` says why).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep's result Dataset (``DIR/sweep.nc``).
+    folder : path
+        Where to write them (the sweep's folder).
+    dpi : float
+        Resolution of the PNG files.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    folder = Path(folder)
+    return [_save(fig, folder / name, dpi) for name, fig in sweep_figures(ds).items()]
 
 
 def _save(fig: Figure, path: Path, dpi: float) -> Path:

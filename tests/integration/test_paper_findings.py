@@ -37,7 +37,7 @@ def test_layer_independent_external_input_silences_L6E(tmp_path):
     out = tmp_path / "fig7b"
     done = subprocess.run([sys.executable, "-m", "microcircuit.sweep", "--n-scale", "0.05", "--k-scale", "1",
                            "--t-presim", "200", "--t-sim", "500", "--threads", "1", "--workers", "2",
-                           "--vary", "k_ext=table,layer_independent", "--seeds", "2",
+                           "--vary", "k_ext=table,layer_independent", "--seeds", "2", "--no-plots",
                            "--quiet", "--output", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     with xr.open_dataset(out / "sweep.nc") as ds:
