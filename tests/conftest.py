@@ -30,9 +30,16 @@ def nest_kernel():
 
 @pytest.fixture(autouse=True)
 def _option_names_restored():
-    """How messages name options (microcircuit.errors) is process-wide; a test that parses a command line
-    in-process must not change the messages later tests see."""
-    from microcircuit.errors import options_named
+    """How messages name options (microcircuit.errors) is process-wide: every test starts with the library's
+    own names (Python spellings), whatever a command line parsed in-process before it registered (also one
+    parsed by a module-scoped fixture, which runs before this fixture), and leaves them so."""
+    from microcircuit import errors
 
-    with options_named({}):
-        yield
+    saved = dict(errors._names), dict(errors._origins)
+    errors._names.clear()
+    errors._origins.clear()
+    yield
+    errors._names.clear()
+    errors._origins.clear()
+    errors._names.update(saved[0])
+    errors._origins.update(saved[1])

@@ -22,6 +22,7 @@ import pytest
 import xarray as xr
 
 from microcircuit import analysis
+from microcircuit.errors import options_named
 from microcircuit.output import load_spikes
 from microcircuit.sweep import run
 from microcircuit.sweep.results import TIMING_VARIABLES
@@ -41,7 +42,8 @@ def sweep_command(*args) -> list[str]:
 
 
 def the_spec():
-    return sweep_cmd.spec_from_args(sweep_cmd.parser().parse_args([*SWEEP, "-o", "unused"]))
+    with options_named({}):  # the flags it registers for messages are forgotten (also in module-scoped fixtures)
+        return sweep_cmd.spec_from_args(sweep_cmd.parser().parse_args([*SWEEP, "-o", "unused"]))
 
 
 def results_only(ds: xr.Dataset) -> xr.Dataset:
