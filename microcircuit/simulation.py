@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import analysis, network, parallel, preflight, provenance, resources, runloop, theory
+from . import analysis, network, output, parallel, preflight, provenance, resources, runloop, theory
 from .connectivity import load_table
 from .errors import ConfigError, SetupError
-from .output import STATUS_COMPLETE, SpikeWriter, load_spikes, merge_partials
+from .output import STATUS_COMPLETE, SpikeWriter, merge_partials
 from .parameters import Config, Derived, derive
 
 log = logging.getLogger("microcircuit")
@@ -133,10 +133,19 @@ def simulate(config: Config, output_dir: str | Path | None = "output", overwrite
             parallel.barrier()  # spikes.nc exists when simulate() returns on any rank
         result.spikes_path = plan.spikes_path
         if parallel.is_root() and t_reached > config.simulation.t_presim:
-            ds = load_spikes(plan.spikes_path, vm=False)
-            result.mean_rates = analysis.population_mean_rates(ds, *analysis.window(ds, warn=False))
+            result.mean_rates = _mean_rates(plan.spikes_path)
     result.peak_rss_mb = resources.peak_rss_mb()
     return result
+
+
+def _mean_rates(path: Path) -> xr.DataArray:
+    """Population mean rates in the run's window (``analysis.population_mean_rates``), read in blocks from
+    the spike file: the end of a run must not load every spike (output.population_mean_rates)."""
+    with xr.open_dataset(path, drop_variables=["spike_time", "spike_neuron", "spike_population"]) as ds:
+        t_start, t_stop = analysis.window(ds, warn=False)
+    rates = output.population_mean_rates(path, t_start, t_stop)
+    return xr.DataArray(list(rates.values()), dims="population", coords={"population": list(rates)},
+                        name="mean_rate", attrs={"units": "spikes/s"})
 
 
 def _predict(config: Config, derived: Derived, table: xr.Dataset) -> xr.Dataset | None:

@@ -265,3 +265,17 @@ def test_the_cf_compliance_checker_finds_no_errors(spikes, tmp_path):
     assert warned <= EXPECTED_WARNINGS, warned - EXPECTED_WARNINGS
     exceptions = [line for line in out.stderr.splitlines() if line.startswith("cf:1.11.")]
     assert exceptions in ([], [CHECKER_BUG]), out.stderr
+
+
+def test_population_mean_rates_read_in_blocks_equal_the_analysis_of_the_loaded_file(spikes, monkeypatch):
+    """The end of a run reports population rates without loading the file (output.population_mean_rates):
+    the same numbers as analysis.population_mean_rates, also when the spike times are read in many blocks."""
+    path, _ = spikes
+    ds = load_spikes(path)
+    for window in (WINDOW, (0.0, 700.0)):
+        expected = analysis.population_mean_rates(ds, *window)
+        for block in (output.READ_BLOCK, 7):
+            monkeypatch.setattr(output, "READ_BLOCK", block)
+            got = output.population_mean_rates(path, *window)
+            assert list(got) == list(expected.population.values)
+            np.testing.assert_allclose(list(got.values()), expected.values, rtol=1e-12)
