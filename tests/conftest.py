@@ -18,6 +18,16 @@ def pd14_table():
     return load_table()
 
 
+def invoke_main(module, argv: list[str], capsys) -> tuple[int, str, list[str]]:
+    """Run a command module's ``main(argv)`` in this process; return (exit status, stdout, stderr lines)."""
+    try:
+        code = module.main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip().splitlines()
+
+
 @pytest.fixture
 def nest_kernel():
     """A fresh NEST kernel for each test (skips when NEST is not importable)."""

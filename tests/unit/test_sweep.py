@@ -19,6 +19,8 @@ from microcircuit.sweep import Spec, build, load, plan, resolve_key
 from microcircuit.sweep.point import STATUS_OK, STATUS_PENDING
 from microcircuit.sweep.results import Results, sweep_toml
 
+from ..conftest import invoke_main
+
 sweep_cmd = importlib.import_module("microcircuit.commands.sweep")
 
 SMALL = Config().replace(network={"n_scaling": 0.05, "k_scaling": 0.05}, simulation={"t_presim": 100.0, "t_sim": 200.0})
@@ -177,12 +179,7 @@ def test_results_record_points_and_round_trip_through_netcdf(tmp_path):
 
 
 def invoke(argv, capsys):
-    try:
-        code = sweep_cmd.main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err.strip().splitlines()
+    return invoke_main(sweep_cmd, argv, capsys)
 
 
 def test_print_points_lists_every_point_with_its_memory(capsys, tmp_path):

@@ -19,6 +19,8 @@ from microcircuit.sweep import build
 from microcircuit.sweep.point import STATUS_OK
 from microcircuit.sweep.results import Results
 
+from ..conftest import invoke_main
+
 analyse_cmd = importlib.import_module("microcircuit.commands.analyse")
 sweep_cmd = importlib.import_module("microcircuit.commands.sweep")
 
@@ -224,21 +226,12 @@ def test_sweep_figures_leave_matplotlib_global_state_alone(two_axes, tmp_path):
 # the commands
 
 
-def _invoke(module, argv, capsys):
-    try:
-        code = module.main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err.strip().splitlines()
-
-
 def test_analyse_a_sweep_folder_prints_its_points_and_writes_its_figures(tmp_path, capsys):
     spec_ds = synthetic_sweep(["g=-5,-4"], seeds=2, fail=[(1, 1)])
     folder = tmp_path / "sweep"
     folder.mkdir()
     spec_ds.to_netcdf(folder / "sweep.nc", engine="netcdf4")
-    code, out, err = _invoke(analyse_cmd, [str(folder)], capsys)
+    code, out, err = invoke_main(analyse_cmd, [str(folder)], capsys)
     assert code == 0, err
     assert (folder / "sweep_rates.png").read_bytes()[:8] == PNG_MAGIC
     assert any(line.endswith("sweep_rates.png") for line in err)  # each file named
@@ -248,7 +241,7 @@ def test_analyse_a_sweep_folder_prints_its_points_and_writes_its_figures(tmp_pat
     assert [r.split()[:3] for r in rows] == [["p00000", "-5", "55"], ["p00001", "-5", "56"], ["p00002", "-4", "55"],
                                             ["p00003", "-4", "56"]]
     assert rows[3].endswith("failed: MemoryError") and rows[0].endswith("ok")
-    code, out, _ = _invoke(analyse_cmd, [str(folder / "sweep.nc"), "--no-plots"], capsys)  # the file itself
+    code, out, _ = invoke_main(analyse_cmd, [str(folder / "sweep.nc"), "--no-plots"], capsys)  # the file itself
     assert code == 0 and "points: 3 ok" in out
 
 
@@ -266,7 +259,7 @@ def test_analyse_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case, messag
         argv += ["--t-start", "200"]
     elif case == "not_a_sweep":
         synthetic_sweep(["g=-5,-4"]).drop_vars(["status"]).to_netcdf(folder / "sweep.nc", engine="netcdf4")
-    code, out, err = _invoke(analyse_cmd, argv, capsys)
+    code, out, err = invoke_main(analyse_cmd, argv, capsys)
     assert code == 2 and len(err) == 1 and message in err[0], err
     assert err[0].startswith("python -m microcircuit.analyse")
     assert not list(folder.glob("*.png"))
