@@ -42,10 +42,11 @@ PARAMETER_NAMES = {
 
 @contextlib.contextmanager
 def _omp_num_threads_hidden():
-    """Hide ``OMP_NUM_THREADS`` from NEST while its kernel initialises (at import and ``ResetKernel``).
+    """Hide ``OMP_NUM_THREADS`` from NEST while its kernel initialises or its threads are set.
 
     NEST sets its threads itself (``--threads``) and ignores the variable, but says so in a warning
-    every time the kernel initialises; the variable is restored at once for everything else.
+    at import, at every ``ResetKernel`` and when ``local_num_threads`` is set to another number;
+    the variable is restored at once for everything else.
     """
     value = os.environ.pop("OMP_NUM_THREADS", None)
     try:
@@ -175,11 +176,13 @@ def _normal(nest, mean: float, sd: float, lower: float = -math.inf, upper: float
 
 def setup_kernel(config: Config) -> str:
     """Reset NEST, set resolution, threads and seed; return the NEST neuron model to use."""
-    nest = reset_kernel()
+    nest = _nest()
     sim = config.simulation
-    nest.verbosity = nest.VerbosityLevel.WARNING
-    nest.set(resolution=sim.resolution, local_num_threads=sim.threads, rng_seed=sim.seed,
-             print_time=False)
+    with _omp_num_threads_hidden():
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.WARNING
+        nest.set(resolution=sim.resolution, local_num_threads=sim.threads, rng_seed=sim.seed,
+                 print_time=False)
     if config.network.neuron_model == "nestml":
         return install_neuron_module()
     return BUILTIN_MODEL

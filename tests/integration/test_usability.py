@@ -16,10 +16,11 @@ pytestmark = pytest.mark.slow
 TINY = ["--t-presim", "50", "--t-sim", "100", "--no-plots"]
 
 
-def run_on_pty(args, cwd):
+def run_on_pty(args, cwd, env=None):
     """Run the command with stderr (and stdout) on a pseudo-terminal; return everything it wrote."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "microcircuit.run", *args], stdout=slave, stderr=slave, cwd=cwd)
+    proc = subprocess.Popen([sys.executable, "-m", "microcircuit.run", *args], stdout=slave, stderr=slave, cwd=cwd,
+                            env=env)
     os.close(slave)
     chunks = []
     while True:
@@ -43,8 +44,14 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert "\r" in text  # a bar redrawn in place, not log lines
 
 
-def test_quiet_prints_nothing_on_a_terminal(tmp_path):
-    text = run_on_pty(TINY + ["--output", "o", "--quiet"], tmp_path)
+@pytest.mark.parametrize("omp_num_threads", [None, "1"])
+def test_quiet_prints_nothing_on_a_terminal(tmp_path, omp_num_threads):
+    """Also with OMP_NUM_THREADS set (dask's LocalCluster sets it to 1 in the process that starts it), about
+    which NEST warns at import, at every ResetKernel and when its threads (here 2) are set."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if omp_num_threads is not None:
+        env["OMP_NUM_THREADS"] = omp_num_threads
+    text = run_on_pty(TINY + ["--output", "o", "--quiet"], tmp_path, env)
     assert text.strip() == ""
     assert (tmp_path / "o" / "spikes.nc").exists()
 
