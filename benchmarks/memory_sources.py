@@ -9,10 +9,15 @@ chunks):
 
     python benchmarks/memory_sources.py simulate --scale 0.05 --t-sim 14000 --chunk 10 --threads 1 --t-presim 100 --no-record
 
-``nest``: the network ``network.build`` makes, then only NEST: ``nest.Prepare()`` and 1 400 calls of
-``nest.Run(chunk)``::
+``nest``: the network ``network.build`` makes, without its spike recorder, then only NEST:
+``nest.Prepare()`` and 1 400 calls of ``nest.Run(chunk)``; prints how often NEST resized its spike
+buffer::
 
     python benchmarks/memory_sources.py nest --scale 0.05 --threads 1 --neuron builtin --chunk 10
+
+``--spike-buffer-shrink-limit X`` (``simulate`` and ``nest``) replaces the run's setting of NEST's
+kernel parameter (``network.SPIKE_BUFFER_SHRINK_LIMIT``, 0); NEST's default is 0.2, with which its
+log of buffer resizes grows with model time.
 
 ``small-nest``: 200 ``iaf_psc_exp`` driven by a Poisson generator, recorded; 6 000 ``nest.Simulate(100)``
 with the recorder read and emptied after each, as the run loop does.
@@ -54,7 +59,11 @@ def config_from(argv: list[str]) -> tuple[mc.Config, bool]:
     p = common.ArgumentParser(prog="python benchmarks/memory_sources.py MODE")
     common.add_run_options(p)
     p.add_argument("--no-record", action="store_true", help="simulate: no spike recorder, no file")
+    p.add_argument("--spike-buffer-shrink-limit", type=float, metavar="X",
+                   help=f"NEST's kernel parameter (the run's: {network.SPIKE_BUFFER_SHRINK_LIMIT}; NEST's default: 0.2)")
     args = p.parse_args(argv)
+    if args.spike_buffer_shrink_limit is not None:
+        network.SPIKE_BUFFER_SHRINK_LIMIT = args.spike_buffer_shrink_limit
     config, _ = common.config_from_args(args)
     return config, args.no_record
 
@@ -78,6 +87,7 @@ def simulate(argv: list[str]) -> None:
 
 def nest_only(argv: list[str]) -> None:
     config, _ = config_from(argv)
+    config = dataclasses.replace(config, simulation=dataclasses.replace(config.simulation, record=False))
     net = network.build(config, mc.derive(config, mc.load_table(config.network.connectivity)))
     import nest
 
@@ -87,9 +97,11 @@ def nest_only(argv: list[str]) -> None:
         nest.Run(config.simulation.chunk)
         if i in MARKS:
             marks[i] = anon_mb()
+    resizes = len(nest.GetKernelStatus("spike_buffer_resize_log")["times"])
     nest.Cleanup()
     del net
     report("nest " + " ".join(argv), marks)
+    print(f"NEST resized its spike buffer {resizes} times")
 
 
 def small_nest() -> None:

@@ -174,6 +174,18 @@ def _normal(nest, mean: float, sd: float, lower: float = -math.inf, upper: float
     return nest.math.redraw(value, min=lower, max=upper)
 
 
+#: NEST resizes its spike-exchange buffer to the spikes of each communication round: it grows it when
+#: a round needs more room and shrinks it when a round uses less than this fraction of it. Every resize
+#: is appended to the kernel's ``spike_buffer_resize_log``, which only ``ResetKernel`` empties. The
+#: microcircuit's spike count per round fluctuates across the limit, so with NEST's default (0.2) the
+#: buffer shrinks and regrows thousands of times per model second and the log grows without bound
+#: (scale 0.05: 75 435 resizes and +2.7 MB in 12 s of model time; docs/benchmarks.md, "Memory of long
+#: runs"). At 0 the buffer never shrinks: it stays at the busiest round's size (12 spikes at scale
+#: 0.05 on 1 thread), NEST logs a handful of resizes, and the spikes are the same (the buffer's size
+#: decides only how they travel).
+SPIKE_BUFFER_SHRINK_LIMIT = 0.0
+
+
 def setup_kernel(config: Config) -> str:
     """Reset NEST, set resolution, threads and seed; return the NEST neuron model to use."""
     nest = _nest()
@@ -182,7 +194,7 @@ def setup_kernel(config: Config) -> str:
         nest.ResetKernel()
         nest.verbosity = nest.VerbosityLevel.WARNING
         nest.set(resolution=sim.resolution, local_num_threads=sim.threads, rng_seed=sim.seed,
-                 print_time=False)
+                 print_time=False, spike_buffer_shrink_limit=SPIKE_BUFFER_SHRINK_LIMIT)
     if config.network.neuron_model == "nestml":
         return install_neuron_module()
     return BUILTIN_MODEL
@@ -438,12 +450,13 @@ def kernel_info() -> dict:
     On several MPI processes ``num_connections`` and ``memory_size_mb`` are this rank's own.
     """
     nest = _nest()
-    ks = nest.GetKernelStatus()
+    keys = ["total_num_virtual_procs", "num_processes", "local_num_threads", "num_connections", "memory_size"]
+    ks = dict(zip(keys, nest.GetKernelStatus(keys)))  # not the whole status: it copies NEST's logs
     return {
         "nest_version": nest.__version__,
         "virtual_processes": int(ks["total_num_virtual_procs"]),
         "mpi_processes": int(ks["num_processes"]),
         "threads": int(ks["local_num_threads"]),
         "num_connections": int(ks["num_connections"]),
-        "memory_size_mb": float(ks.get("memory_size", 0)) / 1024.0 if "memory_size" in ks else None,
+        "memory_size_mb": float(ks["memory_size"]) / 1024.0,
     }
