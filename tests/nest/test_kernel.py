@@ -22,7 +22,7 @@ def test_spike_buffer_resizes_do_not_grow_with_model_time():
                  simulation=SimulationParams(record=False, t_presim=0.0, t_sim=1000.0, threads=1))
     net = network.build(cfg, derive(cfg, mc.load_table()))
     try:
-        for _ in range(100):  # 1 s of model time in the run loop's 10 ms chunks
+        for _ in range(100):  # 1 s of model time in chunks of 10 ms (the run's default is 100 ms; more calls, same model time)
             network.simulate_chunk(net, 10.0, cfg.network.neuron_model)
         resizes = len(nest.GetKernelStatus("spike_buffer_resize_log")["times"])
         spikes_per_round = nest.GetKernelStatus("buffer_size_spike_data")
