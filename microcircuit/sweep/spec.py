@@ -253,8 +253,12 @@ def parse_range(key: Key, text: str) -> list:
     return [parse_value(key, v) for v in values]
 
 
-def parse_values(key: Key, spec) -> list:
-    """The values of an axis: a list (TOML) or a comma-separated text, or a ``START:STOP:N`` range."""
+def parse_values(key: Key, spec, *, distinct: bool = True) -> list:
+    """The values of an axis: a list (TOML) or a comma-separated text, or a ``START:STOP:N`` range.
+
+    ``distinct``: refuse a value given twice (a grid axis). A key of a paired axis may repeat a value
+    (``bg_rate=8,10,8`` with ``g=-4,-4,-5``: PD14's Fig. 8A row and 8C column through one point);
+    :func:`paired_axis` refuses a repeated combination instead."""
     if isinstance(spec, str):
         text = spec.strip()
         if not text:
@@ -273,7 +277,7 @@ def parse_values(key: Key, spec) -> list:
     else:
         values = [parse_value(key, spec)]
     seen = set()
-    for v in values:
+    for v in values if distinct else ():
         if v in seen:
             raise ConfigError(f"{key.path}: value {v!r} is given twice; every value of an axis must differ")
         seen.add(v)
@@ -577,7 +581,7 @@ def build(base: Config, *, sweep: Mapping | None = None, vary: list[str] = (), p
     for item in vary:
         k, v = parse_vary(item)
         key = resolve_key(k, table)
-        cli.append((key, parse_values(key, v)))
+        cli.append((key, parse_values(key, v, distinct=not paired)))
     if paired and len(cli) < 2:
         raise ConfigError("--paired pairs two or more --vary keys; give at least two")
     if not paired:
@@ -588,7 +592,7 @@ def build(base: Config, *, sweep: Mapping | None = None, vary: list[str] = (), p
             raise ConfigError(f"[{SWEEP_TABLE}.paired.{name}] pairs at least two keys; a single key is a "
                               f"[{SWEEP_TABLE}.vary] axis")
         keys = [resolve_key(k, table) for k in flat]
-        axes.append(paired_axis(keys, [parse_values(key, v) for key, v in zip(keys, flat.values())], name))
+        axes.append(paired_axis(keys, [parse_values(key, v, distinct=False) for key, v in zip(keys, flat.values())], name))
     if paired:
         axes.append(paired_axis([k for k, _ in cli], [v for _, v in cli]))
     n_seeds = seeds if seeds is not None else sweep.get("seeds")

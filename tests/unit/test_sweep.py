@@ -83,6 +83,18 @@ def test_grid_is_the_product_paired_is_the_zip():
     assert [p.label for p in paired.points()] == ["g=-4 bg_rate=8", "g=-5 bg_rate=9", "g=-6 bg_rate=10"]
 
 
+def test_a_paired_key_may_repeat_a_value_a_combination_may_not():
+    # PD14's Fig. 8A row (g = -4) and 8C column (nu_bg = 8) meet in one point: each key repeats a
+    # value, every combination differs.
+    cross = build(SMALL, vary=["bg_rate=8,10,8,8", "g=-4,-4,-5,-3"], paired=True)
+    assert [p.label for p in cross.points()] == ["bg_rate=8 g=-4", "bg_rate=10 g=-4", "bg_rate=8 g=-5",
+                                                 "bg_rate=8 g=-3"]
+    with pytest.raises(ConfigError, match="a combination of values is given twice"):
+        build(SMALL, vary=["bg_rate=8,10,8", "g=-4,-4,-4"], paired=True)
+    with pytest.raises(ConfigError, match="given twice; every value of an axis must differ"):
+        build(SMALL, vary=["bg_rate=8,10,8", "g=-4,-5,-6"])  # a grid axis may not
+
+
 def test_seeds_axis_starts_at_the_base_seed_and_sets_simulation_seed():
     spec = build(SMALL.replace(simulation={"seed": 7}), vary=["g=-4,-5"], seeds=3)
     assert spec.dims == ("g", "seed") and list(spec.axes[1].values[0]) == [7, 8, 9]
