@@ -149,8 +149,9 @@ def base_title(ds: xr.Dataset) -> str:
 def axis_label(ds: xr.Dataset, dim: str) -> str:
     """Label of a sweep axis: its quantity and units (``relative inhibition g``, ``background rate ν_bg (spikes/s)``;
     g is dimensionless)."""
-    if dim not in ds.coords:  # a paired axis: one coordinate per key
-        return dim.replace("_and_", " and ")
+    if dim not in ds.coords:  # a paired axis: one coordinate per key, its ticks "v1 / v2" in the same order
+        keys = _paired_keys(ds, dim)
+        return " / ".join(keys) if keys else dim.replace("_and_", " and ")
     attrs = ds[dim].attrs
     if attrs.get("configuration_key") in KEY_AXIS_LABELS:
         return KEY_AXIS_LABELS[attrs["configuration_key"]]
@@ -163,16 +164,18 @@ def _positions(ds: xr.Dataset, dim: str) -> tuple[np.ndarray, list[str] | None]:
     """Where the values of ``dim`` go on an axis: the numbers themselves, or 0, 1, ... and tick labels."""
     if dim in ds.coords and ds[dim].dtype.kind in "iuf":
         return np.asarray(ds[dim].values, dtype=float), None
-    coords = [c for c in ds.coords if ds[c].dims == (dim,) and c != dim]
-    if dim in ds.coords:
-        coords = [dim]
+    coords = [dim] if dim in ds.coords else _paired_keys(ds, dim)
     labels = []
     for k in range(ds.sizes[dim]):
         values = [ds[c].values[k] for c in coords]
         text = [f"{v:g}" if isinstance(v, (float, np.floating)) else str(v) for v in values]
-        labels.append("\n".join(f"{c}={t}" for c, t in zip(coords, text)) if len(coords) > 1 else
-                      (text[0] if text else str(k)))
+        labels.append(" / ".join(text) if text else str(k))  # the keys are in the axis label (axis_label)
     return np.arange(ds.sizes[dim], dtype=float), labels
+
+
+def _paired_keys(ds: xr.Dataset, dim: str) -> list[str]:
+    """The coordinates of a paired axis (one per key, in the file's order)."""
+    return [c for c in ds.coords if ds[c].dims == (dim,) and c != dim]
 
 
 def _sorted(ds: xr.Dataset) -> xr.Dataset:
@@ -313,7 +316,7 @@ def sweep_lines(ds: xr.Dataset) -> Figure:
         handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=0.8, label="bounds of AI (PD14)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=7, frameon=False)
     over = f"mean over {_repeat_text(ds)}" if repeats > 1 else "one run per value"
-    _title(fig, ds, f"rate, irregularity and synchrony per population against {dim} ({over})")
+    _title(fig, ds, f"rate, irregularity and synchrony per population against {axis_label(ds, dim)} ({over})")
     return fig
 
 
