@@ -10,7 +10,7 @@ rounds (``microcircuit.commands.benchmark.ratio_interval``) and the single round
 
 ``speed``: ``--points`` (8) points of scale ``--scale`` (0.05) with ``--t-sim`` (1000) ms after
 the default 500 ms warm-up, as one ``python -m microcircuit.sweep --workers 2 --threads 1``
-(the points are seeds) against the same points run one after another with
+(``--sweep-workers``, ``--sweep-threads``; the points are seeds) against the same points run one after another with
 ``python -m microcircuit.run --threads 2 --no-plots`` (``--run-threads``; wall time of each whole command).
 
 ``overhead``: the same points in one sweep with one worker (``--threads``, default 1), worker processes
@@ -82,7 +82,7 @@ def speed(args, env) -> None:
         for variant in order:
             with tempfile.TemporaryDirectory(prefix="sweep-speed-") as tmp:
                 if variant == "sweep":
-                    t, _ = timed(sweep_command(args, Path(tmp) / "sweep", 2, 1), env)
+                    t, _ = timed(sweep_command(args, Path(tmp) / "sweep", args.sweep_workers, args.sweep_threads), env)
                 else:
                     t = 0.0
                     for seed in seeds(args):
@@ -93,7 +93,8 @@ def speed(args, env) -> None:
             records[variant].append(t)
             print(f"round {i + 1} {variant:5}: {t:7.2f} s  (load {os.getloadavg()[0]:.1f})", flush=True)
     print(f"\n{args.points} points, scale {args.scale}, {args.t_sim:g} ms after the warm-up, wall time (s):")
-    print(ratio_line(f"sweep (2 workers x 1 thread) / run one after another ({args.run_threads} thread"
+    print(ratio_line(f"sweep ({args.sweep_workers} worker{'s' if args.sweep_workers != 1 else ''} x "
+                     f"{args.sweep_threads} thread{'s' if args.sweep_threads != 1 else ''}) / run one after another ({args.run_threads} thread"
                      f"{'s' if args.run_threads != 1 else ''})",
                      records["sweep"], records["run"]))
     _json(args, records)
@@ -166,6 +167,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="threads per point of the overhead measurement (default 1)")
     p.add_argument("--run-threads", type=int, default=2,
                    help="threads of each python -m microcircuit.run of the speed measurement (default 2)")
+    p.add_argument("--sweep-workers", type=int, default=2, help="workers of the sweep in the speed measurement (default 2)")
+    p.add_argument("--sweep-threads", type=int, default=1,
+                   help="threads per worker of the sweep in the speed measurement (default 1)")
     p.add_argument("--json", help="write the measured times to this file")
     args = p.parse_args()
     env = dict(os.environ, PYNEST_QUIET="1", MPLBACKEND="Agg")
