@@ -9,7 +9,7 @@ import xarray as xr
 
 from ..errors import ConfigError, options_named
 from ..parameters import Config
-from ..sweep import RESULT_FILE, Spec, build, collect, plan, read_file, run, write_configs
+from ..sweep import RESULT_FILE, Spec, build, check_fixed, collect, plan, read_file, run, write_configs
 from . import common
 
 log = logging.getLogger("microcircuit")
@@ -38,7 +38,7 @@ EXAMPLES = [
     "python -m microcircuit.sweep --scale 0.05 --t-sim 500 --vary g=-8:-4:5 --vary bg_rate=6,8 --seeds 2",
     "python -m microcircuit.sweep fig8.toml --workers 2 --threads 1 --output runs/fig8",
     "python -m microcircuit.sweep --n-scale 0.1 --k-scale 1 --trials 100 --draw k_ext=pd14_random -o runs/fig7c",
-    "python -m microcircuit.sweep --vary L23E->L4I.probability=1,0 --seeds 5 --keep-spikes -o runs/bos",
+    "python -m microcircuit.sweep --vary 'L23E->L4I.probability=1,0' --seeds 5 --keep-spikes -o runs/bos",
     "python -m microcircuit.sweep --resume --output runs/fig8     # continue a killed sweep",
     "python -m microcircuit.sweep fig8.toml --scheduler tcp://head:8786    # on a Dask cluster",
     "python -m microcircuit.sweep full.toml -o runs/full --write-configs   # points run as MPI jobs, then --collect",
@@ -62,9 +62,7 @@ def parser() -> common.ArgumentParser:
                    help="draw KEY anew for every trial, reproducibly from the base seed: k_ext=pd14_random "
                         "(PD14 Fig. 7C: random external in-degrees)")
     g.add_argument("--print-points", action="store_true", help="list the points (and their memory estimates) and exit")
-    groups = common.add_run_options(p)
-    groups["simulation"].add_argument("--skip-memory-check", action="store_true",
-                                      help="run even when the points at once need more memory than is available")
+    common.add_run_options(p)
     g = p.add_argument_group("where the points run")
     g.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes on this machine, each running one point at a time with --threads "
@@ -75,6 +73,8 @@ def parser() -> common.ArgumentParser:
                                                               "recorded as 'timeout'")
     g.add_argument("--fresh-workers", action="store_true",
                    help="a new worker process for every point instead of reusing them (slower; docs/sweeps.md)")
+    g.add_argument("--skip-memory-check", action="store_true",
+                   help="run even when the points at once need more memory than is available")
     g = p.add_argument_group("output")
     g.add_argument("--output", "-o", type=Path, default=Path("sweep"), metavar="DIR",
                    help="folder of sweep.nc (default: sweep)")
@@ -137,8 +137,37 @@ def spec_from_args(args) -> Spec:
     if not config.simulation.record:
         raise ConfigError("a sweep records every point (its summary is computed from the spikes): "
                           "simulation.record must be true")
-    return build(config, sweep=sweep, vary=args.vary, paired=args.paired, seeds=args.seeds, trials=args.trials,
+    spec = build(config, sweep=sweep, vary=args.vary, paired=args.paired, seeds=args.seeds, trials=args.trials,
                  draw=args.draw, text=text)
+    check_fixed(spec, _flag_keys(args))
+    return spec
+
+
+def _flag_keys(args) -> dict[str, str]:
+    """The keys the command line's run options set, as {key path: the option and its value}.
+
+    ``--seed`` with ``--seeds N`` is the first of the N seeds, not a second setting of the seed.
+    """
+    keys = {}
+    if args.scale is not None:
+        keys["network.n_scaling"] = keys["network.k_scaling"] = f"--scale {args.scale:g}"
+    for dest, (section, name) in common.OPTION_FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is None or (dest == "seed" and args.seeds is not None):
+            continue
+        flag = "--" + dest.replace("_", "-")
+        if dest == "k_ext" and isinstance(value, dict):  # in-degrees of single populations
+            keys.update({f"network.k_ext.{pop}": f"{flag} {pop}={n}" for pop, n in value.items()})
+            continue
+        keys[f"{section}.{name}"] = flag if value is True else f"{flag} {_text(value)}"
+    for name, factors in args.pathway or []:
+        for factor, value in factors.items():
+            keys[f"network.pathways.{name}.{factor}"] = f"--pathway '{name}:{factor}={value:g}'"
+    return keys
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def print_points(spec: Spec) -> None:

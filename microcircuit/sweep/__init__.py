@@ -28,7 +28,7 @@ from ..parameters import Config
 from .engine import collect, plan, run, write_configs
 from .point import run_point, summarise
 from .results import RESULT_FILE, sweep_toml
-from .spec import SWEEP_TABLE, Axis, Key, Point, Spec, build, resolve_key
+from .spec import SWEEP_TABLE, Axis, Key, Point, Spec, build, check_fixed, resolve_key
 
 __all__ = ["RESULT_FILE", "SWEEP_TABLE", "Axis", "Key", "Point", "Spec", "build", "collect", "load", "plan",
            "read_file", "resolve_key", "run", "run_point", "summarise", "sweep_toml", "write_configs"]

@@ -235,8 +235,9 @@ def _run(spec, found, results, todo, folder, path, workers, client, timeout, kee
     if done_before:
         log.info("%s: %d of %d points have a result; running the other %d", path, done_before, len(found.points),
                  len(todo))
+    n_local = min(workers, max(1, len(todo)))  # a finished sweep resumed still names one
     where = (f"{len(executor.workers())} Dask workers" if executor is not None else
-             f"{min(workers, max(1, len(todo)))} worker process{'es' if min(workers, len(todo)) != 1 else ''}")
+             f"{n_local} worker process{'es' if n_local != 1 else ''}")
     threads = spec.base.simulation.threads
     log.info("sweep of %d points (%s) on %s x %d thread%s; results in %s", len(found.points),
              " x ".join(f"{d} {n}" for d, n in zip(spec.dims, spec.shape)) or "base only", where,

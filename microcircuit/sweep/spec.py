@@ -473,10 +473,31 @@ def _set(data: dict, key: Key, value) -> None:
 
 def _overlap(a: Key, b: Key) -> bool:
     """Whether two keys set the same thing (the same key, or k_ext and one population's k_ext)."""
-    if a.path == b.path:
+    return _paths_overlap(a.path, b.path)
+
+
+def _paths_overlap(a: str, b: str) -> bool:
+    if a == b:
         return True
-    k = {a.path, b.path}
+    k = {a, b}
     return K_EXT_KEY in k and any(p.startswith(K_EXT_KEY + ".") for p in k)
+
+
+def check_fixed(spec: "Spec", fixed: dict[str, str]) -> None:
+    """ConfigError if a key set once for the whole sweep also varies on an axis or is drawn.
+
+    ``fixed`` maps key paths (``network.g``) to how they were set (``--g -4``): two settings of
+    the same key, one of which would silently win over the other.
+    """
+    for path, how in fixed.items():
+        for axis in spec.axes:
+            for key in axis.keys:
+                if _paths_overlap(path, key.path):
+                    raise ConfigError(f"{how} and the axis {key.name} both set {key.path}: give one of them "
+                                      f"(the axis's values replace {how})")
+        for drawn, rule in spec.draw:
+            if _paths_overlap(path, drawn):
+                raise ConfigError(f"{how} and the draw rule {drawn}={rule} both set {drawn}: give one of them")
 
 
 def check_axes(axes, trials: int, draw: dict, base: Config) -> None:

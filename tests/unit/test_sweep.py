@@ -205,6 +205,19 @@ def test_print_points_lists_every_point_with_its_memory(capsys, tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+def test_run_options_that_set_other_keys_than_the_axes_are_the_base(capsys, tmp_path):
+    """--seed is the first of --seeds N; a population's in-degree and another population's axis go together."""
+    code, out, err = invoke(["--scale", "0.05", "--seed", "10", "--seeds", "2", "--print-points",
+                             "-o", str(tmp_path / "s")], capsys)
+    assert code == 0, err
+    assert [line.split()[1] for line in out.splitlines()[2:]] == ["10", "11"]
+    code, out, err = invoke(["--scale", "0.05", "--k-ext", "L6E=2000", "--pathway", "L23E->L4I:psp=2",
+                             "--vary", "k_ext.L5E=1000,2000", "--vary", "L23E->L4I.probability=1,0.5",
+                             "--print-points", "-o", str(tmp_path / "s")], capsys)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("# 4 points")
+
+
 BAD = [
     (["--vary", "gg=1,2"], ["unknown key 'gg'", "did you mean g"]),
     (["--vary", "g"], ["--vary 'g'", "KEY=V1,V2"]),
@@ -220,6 +233,15 @@ BAD = [
     (["--vary", "seed=1,2", "--seeds", "3"], ["simulation.seed: two axes set the same key"]),
     (["--vary", "k_ext=table,layer_independent", "--vary", "k_ext.L6E=1,2"], ["two axes set the same key"]),
     (["--trials", "3", "--draw", "k_ext=pd14_random", "--vary", "k_ext.L6E=1,2"], ["drawn by a rule"]),
+    # a run option and an axis (or draw) on the same key: one of the two would silently win
+    (["--g", "-4", "--vary", "g=-4,-5"], ["--g -4 and the axis g both set network.g", "give one of them"]),
+    (["--seed", "10", "--vary", "seed=1,2"], ["--seed 10 and the axis seed both set simulation.seed"]),
+    (["--scale", "0.05", "--vary", "network.k_scaling=0.05,0.1"], ["--scale 0.05 and the axis k_scaling"]),
+    (["--k-ext", "L6E=2000", "--vary", "k_ext=table,layer_independent"], ["--k-ext L6E=2000 and the axis k_ext"]),
+    (["--k-ext", "L6E=2000", "--vary", "k_ext.L6E=1000,1500"], ["--k-ext L6E=2000 and the axis k_ext_L6E"]),
+    (["--pathway", "L23E->L4I:probability=0", "--vary", "L23E->L4I.probability=1,0.5"],
+     ["--pathway 'L23E->L4I:probability=0' and the axis", "network.pathways.L23E->L4I.probability"]),
+    (["--k-ext", "table", "--trials", "2", "--draw", "k_ext=pd14_random"], ["the draw rule network.k_ext=pd14_random"]),
     (["--trials", "3"], ["need a draw rule"]),
     (["--draw", "k_ext=pd14_random"], ["a draw rule needs trials"]),
     (["--trials", "2", "--draw", "k_ext=uniform"], ["unknown rule 'uniform'"]),
