@@ -241,7 +241,7 @@ def external_indegrees(k_ext, table: xr.Dataset) -> np.ndarray:
     names = _names(table)
     for pop, value in k_ext.items():
         if pop not in names:
-            raise _unknown(f"{option('k_ext')} {pop} = {value}", pop, table)
+            raise _unknown(f"{named('k_ext')} {pop} = {value}", pop, table)
         k[names.index(pop)] = float(value)
     return k
 
@@ -255,7 +255,7 @@ def pathway_factors(pathways: Mapping[str, Mapping[str, float]], table: xr.Datas
         source, target = pathway_key(key)
         for pop in (source, target):
             if pop not in names:
-                raise _unknown(f"{option('pathways')} {key!r}", pop, table)
+                raise _unknown(f"{named('pathways')} {key!r}", pop, table)
         t, s = names.index(target), names.index(source)
         prob[t, s] = factors.get("probability", 1.0)
         psp[t, s] = factors.get("psp", 1.0)
@@ -269,7 +269,7 @@ def check_scaled_probabilities(scaled: np.ndarray, original: np.ndarray, table: 
         t, s = bad[0]
         names = _names(table)
         key = f"{names[s]}{PATHWAY_ARROW}{names[t]}"
-        raise ConfigError(f"{option('pathways')} {key!r}: probability factor {scaled[t, s] / original[t, s]:g} "
+        raise ConfigError(f"{named('pathways')} {key!r}: probability factor {scaled[t, s] / original[t, s]:g} "
                           f"makes the connection probability {scaled[t, s]:g} (table {original[t, s]:g}); "
                           f"it must stay below 1 (the synapse number ln(1 - C) / ln(1 - 1/(N_s N_t)) is "
                           f"infinite at 1): use a factor below {1 / original[t, s]:g}")
