@@ -6,7 +6,10 @@ and every ``python`` block, runs here, in order, in one scratch folder. Full-sca
 (``--scale 1``, ``--n-scale 1``) and the full-scale defaults of ``benchmark``/``theory`` without a scale are run with
 ``--print-config`` appended (a sweep with ``--print-points``): all options are parsed, resolved and checked
 (a sweep's every point), nothing is simulated
-(a full-scale run needs ~15 GB and many minutes). ``theory`` is cheap and always runs for real.
+(a full-scale run needs ~15 GB and many minutes). A full-scale sweep (the paper's experiments) then also
+runs for real at a small scale (:func:`small_sweep`: scale 0.05, 100 + 200 ms, two values per axis, two
+trials), into the same folder, so that the lines after it (``analyse`` of its points) run on its output.
+``theory`` is cheap and always runs for real. ``py`` blocks (cluster recipes: SLURM, PBS) are shown, not run.
 The MPI section's lines run in a test of their own, with the MPI-enabled Python of tests/mpi
 (``MICROCIRCUIT_MPI_PYTHON``, set by .ci/run); without it that test is reported as skipped, with the
 reason .ci/run gives (``MICROCIRCUIT_MPI_SKIP_REASON``).
@@ -55,6 +58,28 @@ def dry(words: list[str]) -> bool:
     return full or default_full
 
 
+def small_sweep(words: list[str]) -> list[str]:
+    """A full-scale sweep command at a small scale: scale 0.05, 100 ms warm-up + 200 ms, the first two
+    values of every axis (``START:STOP:2`` of a range), two trials; everything else as given."""
+    out, i = [], 0
+    while i < len(words):
+        w = words[i]
+        if w in ("--scale", "--n-scale", "--k-scale", "--t-sim", "--t-presim", "--trials", "--vary"):
+            value = words[i + 1]
+            if w == "--vary":
+                key, values = value.split("=", 1)
+                parts = values.split(":")
+                value = f"{key}={':'.join(parts[:2])}:2" if len(parts) == 3 else f"{key}={','.join(values.split(',')[:2])}"
+                out += [w, value]
+            elif w == "--trials":
+                out += [w, "2"]
+            i += 2
+            continue
+        out.append(w)
+        i += 1
+    return [*out, "--scale", "0.05", "--t-presim", "100", "--t-sim", "200", "--threads", "1"]
+
+
 def is_mpi(cmd: str) -> bool:
     """A line of the MPI section: needs the MPI-enabled NEST."""
     return shlex.split(cmd)[0] == "mpirun" or "build/mpi" in cmd or " mpirun " in f" {cmd} "
@@ -79,8 +104,13 @@ def run_command(cmd: str, cwd, python: str = sys.executable) -> None:
     if ">" in words:  # output redirection
         j = words.index(">")
         stdout, words = cwd / words[j + 1], words[:j]
-    if dry(words):  # a sweep resolves and checks every point's configuration
-        words.append("--print-points" if "microcircuit.sweep" in words else "--print-config")
+    if dry(words) and "microcircuit.sweep" in words:  # resolve and check every full-scale point, then run small
+        out = subprocess.run([*words, "--print-points"], cwd=cwd, env=dict(env, **prefix_env), capture_output=True,
+                             text=True)
+        assert out.returncode == 0, f"{cmd} --print-points\n{out.stderr[-3000:]}"
+        words = small_sweep(words)
+    elif dry(words):
+        words.append("--print-config")
     if words[i + 1] == str(ROOT / "build.py") and "--build-dir" in words:
         k = words.index("--build-dir")
         words[k + 1] = str(ROOT / words[k + 1])
