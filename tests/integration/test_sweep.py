@@ -200,7 +200,9 @@ def test_a_failing_point_is_recorded_and_the_others_run(tmp_path):
     out = tmp_path / "sweep"
     (out / "points").mkdir(parents=True)
     (out / "points" / "p00001").write_text("a file where the point's spike folder goes")
-    args = sweep_cmd.parser().parse_args([*RUN_OPTIONS, "--vary", "t_sim=200,300,200000,400", "-o", "unused"])
+    i = RUN_OPTIONS.index("--t-sim")
+    base = RUN_OPTIONS[:i] + RUN_OPTIONS[i + 2:]  # the axis sets t_sim (--t-sim as well would be refused)
+    args = sweep_cmd.parser().parse_args([*base, "--vary", "t_sim=200,300,200000,400", "-o", "unused"])
     spec = sweep_cmd.spec_from_args(args)
     killed = []
 
