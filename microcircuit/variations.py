@@ -115,7 +115,7 @@ def check_pathways(value) -> dict[str, dict[str, float]]:
         entry = dict.fromkeys(PATHWAY_FACTORS, 1.0)
         for factor, f in factors.items():
             if factor not in PATHWAY_FACTORS:
-                raise ConfigError(f"{option('pathways')} {name!r}: unknown factor {factor!r}; allowed: "
+                raise ConfigError(f"{named('pathways')} {name!r}: unknown factor {factor!r}; allowed: "
                                   f"{', '.join(PATHWAY_FACTORS)}")
             ok = isinstance(f, (int, float, np.integer, np.floating)) and not isinstance(f, (bool, np.bool_))
             if not ok or not math.isfinite(f) or f < 0:
