@@ -20,22 +20,41 @@ process's program).
 """
 from __future__ import annotations
 
-import tomllib
+from importlib import import_module
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..parameters import Config
-from .engine import collect, plan, run, write_configs
-from .point import run_point, summarise
-from .results import RESULT_FILE, sweep_toml
-from .spec import SWEEP_TABLE, Axis, Key, Point, Spec, build, check_fixed, resolve_key
+_EXPORTS = {
+    "collect": "engine", "plan": "engine", "run": "engine", "write_configs": "engine",
+    "run_point": "point", "summarise": "point",
+    "RESULT_FILE": "results", "sweep_toml": "results",
+    "SWEEP_TABLE": "spec", "Axis": "spec", "Key": "spec", "Point": "spec", "Spec": "spec", "build": "spec",
+    "check_fixed": "spec", "resolve_key": "spec",
+}
 
-__all__ = ["RESULT_FILE", "SWEEP_TABLE", "Axis", "Key", "Point", "Spec", "build", "collect", "load", "plan",
-           "read_file", "resolve_key", "run", "run_point", "summarise", "sweep_toml", "write_configs"]
+__all__ = sorted([*_EXPORTS, "load", "read_file"])
+
+
+def __getattr__(name):
+    # imported on first use, so that ``python -m microcircuit.sweep`` can start its worker processes
+    # (microcircuit.sweep.__main__) before it imports xarray, SciPy and the rest
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
 
 
 def read_file(path: str | Path) -> tuple[dict, dict, str]:
     """A sweep file's (base configuration dict, [sweep] table, text); ConfigError if it cannot be read."""
+    import tomllib
+
+    from ..errors import ConfigError
+    from .spec import SWEEP_TABLE
+
     path = Path(path)
     try:
         text = path.read_text()
@@ -55,5 +74,8 @@ def read_file(path: str | Path) -> tuple[dict, dict, str]:
 
 def load(path: str | Path, **options) -> Spec:
     """The sweep of a sweep file (its base configuration and its [sweep] table); ``options`` as for :func:`build`."""
+    from ..parameters import Config
+    from .spec import build
+
     base, sweep, text = read_file(path)
     return build(Config.from_dict(base), sweep=sweep, text=text, **options)

@@ -4,7 +4,8 @@ Started by :class:`microcircuit.sweep.workers.Child`, never by hand. It imports 
 then runs the points it receives on file descriptor IN_FD one after another
 (:func:`microcircuit.sweep.point.run_point`) and sends on OUT_FD: ``("ready", pid, seconds
 to start)``, then per point ``("start", name)`` and ``("done", summary)`` or ``("failed",
-status, traceback)``. It ends when IN_FD closes, and (on Linux) when the thread of the parent
+status, traceback)``. A task's ``log`` (a file name) receives the process's stdout and stderr
+from then on. It ends when IN_FD closes, and (on Linux) when the thread of the parent
 that started it ends, so that a killed sweep leaves no worker behind.
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 import time
 import traceback
 from multiprocessing.connection import Connection
+
+from .status import STATUS_FAILED, short
 
 PR_SET_PDEATHSIG = 1  # Linux prctl option: the signal this process gets when its parent (thread) ends
 
@@ -41,6 +44,19 @@ def _warm_up() -> None:
         pass
 
 
+def _log_to(path: str | None, current: list) -> None:
+    """Send this process's stdout and stderr (NEST's messages and the log's) to the file ``path`` from now on."""
+    if not path or current == [path]:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    current[:] = [path]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     t0 = time.perf_counter()
@@ -56,20 +72,31 @@ def main(argv: list[str] | None = None) -> int:
     root.setLevel(level)
     root.propagate = False
     inbox, outbox = Connection(in_fd, writable=False), Connection(out_fd, readable=False)
-    from .point import failure, run_point
+    try:
+        from .point import failure, run_point
 
-    _warm_up()
+        _warm_up()
+        broken = None
+    except BaseException:  # noqa: BLE001 - told to every point (this process may have no log file yet)
+        broken = traceback.format_exc()
     outbox.send(("ready", os.getpid(), time.perf_counter() - t0))
+    log_file: list = []
     while True:
         try:
             task = inbox.recv()
         except (EOFError, OSError):
             return 0
+        _log_to(task.get("log"), log_file)
         outbox.send(("start", task["name"]))
-        try:
-            message = ("done", run_point(task))
-        except BaseException as exc:  # noqa: BLE001 - every failure of a point is reported, the worker goes on
-            message = ("failed", failure(exc), traceback.format_exc())
+        if broken is not None:
+            message = ("failed", short(f"{STATUS_FAILED}: the worker process could not start: "
+                                       f"{broken.strip().splitlines()[-1]}"), broken)
+        else:
+            try:
+                message = ("done", run_point(task))
+            except BaseException as exc:  # noqa: BLE001 - every failure of a point is reported, the worker goes on
+                message = ("failed", failure(exc), traceback.format_exc())
+        if message[0] == "failed":
             root.error("point %s: %s\n%s", task["name"], message[1], message[2])
         outbox.send(message)
 

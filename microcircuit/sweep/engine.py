@@ -29,7 +29,7 @@ from ..errors import ConfigError, option
 from ..output import command_line
 from ..parameters import derive
 from ..provenance import package_version
-from .point import STATUS_OK
+from .status import STATUS_OK
 from .results import RESULT_FILE, Results, sweep_toml, table_attributes
 from .spec import K_EXT_KEY, Point, Spec
 from .workers import DaskExecutor, LocalExecutor
@@ -377,7 +377,8 @@ def collect(spec: Spec, output_dir: str | Path = "sweep", retry_failed: bool = F
     from .. import theory
     from ..output import SPIKES_FILE
     from ..parameters import Config
-    from .point import STATUS_FAILED, summarise
+    from .point import summarise
+    from .status import STATUS_FAILED
 
     folder = Path(output_dir)
     path = folder / RESULT_FILE

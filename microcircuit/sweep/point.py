@@ -23,15 +23,9 @@ from ..connectivity import load_table
 from ..output import load_spikes
 from ..parameters import Config
 from ..simulation import simulate
+from .status import STATUS_FAILED, STATUS_OK, STATUS_OOM, STATUS_PENDING, STATUS_TIMEOUT, short  # noqa: F401 (re-exported)
 
 log = logging.getLogger("microcircuit")
-
-STATUS_OK = "ok"
-STATUS_PENDING = "pending"
-STATUS_TIMEOUT = "timeout"
-STATUS_OOM = "out of memory"
-STATUS_FAILED = "failed"
-MAX_MESSAGE = 300  # characters of a failure's message kept in the result file
 
 _tables: dict[str, object] = {}  # connectivity tables by path: a worker loads each once
 
@@ -122,8 +116,3 @@ def failure(exc: BaseException) -> str:
     if not isinstance(exc, (ConfigError, SetupError)):
         line = f"{type(exc).__name__}: {line}" if line else type(exc).__name__
     return f"{STATUS_FAILED}: {short(line)}"
-
-
-def short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."

@@ -34,7 +34,7 @@ import xarray as xr
 
 from ..connectivity import table_to_json
 from ..errors import ConfigError
-from .point import STATUS_OK, STATUS_PENDING
+from .status import STATUS_OK, STATUS_PENDING
 from .spec import POPULATION_DIM, SEED_KEY, SWEEP_TABLE, TRIAL_DIM, Point, Spec
 
 RESULT_FILE = "sweep.nc"

@@ -30,7 +30,7 @@ import uuid
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .point import STATUS_FAILED, STATUS_OOM, STATUS_TIMEOUT, short
+from .status import STATUS_FAILED, STATUS_OOM, STATUS_TIMEOUT, short
 
 POLL_S = 1.0  # how often a waiting thread looks at its worker
 
@@ -38,27 +38,25 @@ POLL_S = 1.0  # how often a waiting thread looks at its worker
 class Child:
     """One worker process and the two pipes to it.
 
-    ``log`` is a file for the worker's own messages (stdout and stderr; default: stderr is
-    inherited); ``log_level`` the level of the package's log messages in the worker.
+    ``log_level`` is the level of the package's log messages in the worker. Its stdout and
+    stderr are this process's, or with ``quiet`` nothing until a task names a ``log`` file.
     """
 
-    def __init__(self, log: Path | None = None, log_level: str = "ERROR"):
+    def __init__(self, log_level: str = "ERROR", quiet: bool = False):
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         self.created = time.perf_counter()
-        out = open(log, "ab") if log is not None else None
+        self.log_level = log_level
+        out = subprocess.DEVNULL if quiet else None  # quiet: until a task names the log file
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "microcircuit.sweep.child", str(to_child_r), str(from_child_w),
                  str(os.getpid()), "--log-level", log_level],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
-                stdout=out if out is not None else subprocess.DEVNULL, stderr=out,
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True)  # Ctrl-C on the terminal reaches the sweep, which ends its workers
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
-            if out is not None:
-                out.close()
         self.outbox = Connection(to_child_w, readable=False)
         self.inbox = Connection(from_child_r, writable=False)
         self.points = 0
@@ -151,7 +149,11 @@ class Child:
 
 
 class LocalExecutor:
-    """``workers`` threads, each running points in its own worker process (reused, or fresh per point)."""
+    """``workers`` threads, each running points in its own worker process (reused, or fresh per point).
+
+    ``log``: the file of the workers' messages (None: this process's stderr). With a file, the
+    workers :func:`start_early` started are used first.
+    """
 
     def __init__(self, workers: int, timeout: float | None = None, fresh: bool = False,
                  log: Path | None = None, log_level: str = "ERROR"):
@@ -175,7 +177,8 @@ class LocalExecutor:
                 self._forget(child)
             if self.stopping:
                 raise concurrent.futures.CancelledError()
-            child = Child(self.log, self.log_level)
+            child = (_take_early(self.log_level) if self.log is not None else None) or \
+                Child(self.log_level, quiet=self.log is not None)
             with self._lock:
                 self._children.add(child)
             self._local.child = child
@@ -191,14 +194,15 @@ class LocalExecutor:
     def _run(self, task: dict) -> dict:
         t0 = time.perf_counter()
         child = self._child()
-        outcome = child.run(task, self.timeout)
+        outcome = child.run({**task, "log": str(self.log) if self.log is not None else None}, self.timeout)
         if self.fresh or not child.alive():
             self._forget(child)
         outcome["dispatched_s"] = time.perf_counter() - t0  # with starting a fresh worker
         return outcome
 
     def shutdown(self, kill: bool = False) -> None:
-        """Stop: with ``kill``, cancel what has not started and kill the workers at once; else let them end."""
+        """Stop: with ``kill``, cancel what has not started and kill the workers at once; else let the points
+        that run end first."""
         self.stopping = kill
         if kill:
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -210,8 +214,45 @@ class LocalExecutor:
         with self._lock:
             children = list(self._children)
             self._children.clear()
-        for child in children:
+        for child in children:  # between points a worker holds nothing: end it at once
+            child.kill()
             child.close()
+
+
+_early: list[Child] = []          # started by start_early, not yet taken by a LocalExecutor
+_early_lock = threading.Lock()
+
+
+def start_early(n: int, log_level: str = "WARNING") -> None:
+    """Start ``n`` worker processes now, for this process's next :class:`LocalExecutor` to take.
+
+    ``python -m microcircuit.sweep`` calls it before it imports anything heavy: a worker needs
+    about a second to import NEST and load the neuron module, and that second then overlaps the
+    sweep's own start (imports, checks, memory estimates) instead of following it
+    (docs/benchmarks.md). Workers not taken are ended by :func:`end_early`.
+    """
+    with _early_lock:
+        _early.extend(Child(log_level, quiet=True) for _ in range(n))
+
+
+def _take_early(log_level: str) -> Child | None:
+    with _early_lock:
+        while _early:
+            child = _early.pop(0)
+            if child.alive() and child.log_level == log_level:
+                return child
+            child.kill()
+            child.close()
+    return None
+
+
+def end_early() -> None:
+    """End the workers :func:`start_early` started that no sweep took (at once: they hold nothing)."""
+    with _early_lock:
+        children, _early[:] = list(_early), []
+    for child in children:
+        child.kill()
+        child.close()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -237,7 +278,7 @@ def dask_point(task: dict, timeout: float | None = None, fresh: bool = False) ->
             else:
                 candidate.close()
     if child is None:
-        child = Child()
+        child = Child()  # its messages go to the Dask worker's stderr
     outcome = child.run(task, timeout)
     if fresh or not child.alive():
         child.close()

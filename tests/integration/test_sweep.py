@@ -228,3 +228,6 @@ def test_a_failing_point_is_recorded_and_the_others_run(tmp_path):
     assert status[3] == "ok" and (ds.rate[3] > 0).sum() >= 6
     assert np.isnan(ds.rate[:3]).all()
     assert ds.attrs["points_failed"] == 3 and ds.attrs["points_ok"] == 1
+    # the worker's own account of the failure (its traceback) is in the sweep's worker log
+    worker_log = (out / "workers.log").read_text()
+    assert "point p00001: failed: " in worker_log and "Traceback" in worker_log
