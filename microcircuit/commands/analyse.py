@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..output import SPIKES_FILE, load_spikes, stored_config, stored_run, write_atomic
 from ..parameters import derive
 from ..sweep.results import RESULT_FILE as SWEEP_FILE
+from ..sweep.results import irregularity_note
 from . import common
 
 log = logging.getLogger("microcircuit")
@@ -142,6 +143,13 @@ def _analyse(args, ds: xr.Dataset, path: Path, window: tuple[float, float], note
     for name in ("irregularity", "synchrony", "ai"):
         summary[name] = regime[name]
     summary["ainess"] = regime["ainess"]
+    rate = regime["rate"].values
+    unresolved = ~analysis.irregularity_resolved(rate, t_stop - t_start) & (np.nan_to_num(rate) > 0)
+    if unresolved.any():
+        names = ", ".join(str(p) for p in regime["population"].values[unresolved])
+        notes.append(f"irregularity: {names} fire fewer than {analysis.IRREGULARITY_MIN_COUNT:g} spikes per neuron in "
+                     f"the {t_stop - t_start:g} ms window, where even Poisson neurons get a CV under 0.7: a CV below "
+                     "0.7 there may be the window's, not the neurons' (PD14 measured 60 s; docs/sweeps.md)")
     spectrum = predicted = peaks = None
     if t_stop - t_start >= args.segment:
         spectrum = analysis.power_spectrum(ds, t_start, t_stop, segment=args.segment)
@@ -237,6 +245,9 @@ def sweep_report(ds: xr.Dataset) -> str:
     lines += ["", "rate E, rate I: mean rate of the excitatory and of the inhibitory populations; AIness: share of "
               "populations asynchronous-irregular (Potjans & Diesmann 2014); wall: the point's build, simulation "
               "and summary; memory: its peak (\"-\": unknown, or the point did not run)"]
+    note = irregularity_note(ds) if "sweep_spec" in ds.attrs else None
+    if note:
+        lines += ["", f"note: {note}"]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ import xarray as xr
 from ..errors import ConfigError, options_named
 from ..parameters import Config
 from ..sweep import RESULT_FILE, Spec, build, check_fixed, collect, plan, read_file, run, write_configs
+from ..sweep.results import irregularity_note
 from . import common
 
 log = logging.getLogger("microcircuit")
@@ -215,6 +216,9 @@ def _main(args) -> int:
             return 130
     if not args.no_plots:
         write_figures(ds, args.output)
+    note = irregularity_note(ds)
+    if note:
+        log.warning("%s", note)
     failed = int(ds.attrs["points_failed"])
     if failed:
         log.warning("%d of %d points failed (see the variable 'status' in %s)", failed, int(ds.attrs["points"]),

@@ -237,3 +237,44 @@ def _array(values) -> np.ndarray:
 def table_attributes(table: xr.Dataset) -> dict:
     text = table_to_json(table)
     return {"connectivity_table": text, "connectivity_sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def window_ms(spec: Spec, point: Point) -> float:
+    """The length (ms) of the analysis window of ``point`` when it ran to its end: its ``t_sim``."""
+    for key, value in point.values:
+        if key.path == "simulation.t_sim":
+            return float(value)
+    return float(spec.base.simulation.t_sim)
+
+
+def irregularity_note(ds: xr.Dataset) -> str | None:
+    """One line when populations of ok points fired too few spikes in their window for PD14's CV criterion.
+
+    Below :data:`microcircuit.analysis.regime.IRREGULARITY_MIN_COUNT` spikes per neuron even
+    Poisson neurons get an irregularity under 0.7, so such a point's AIness is a lower bound
+    (docs/sweeps.md). None when every ok point's populations fired enough.
+    """
+    from ..analysis.regime import AI_IRREGULARITY, IRREGULARITY_MIN_COUNT, irregularity_resolved
+
+    spec = Spec.from_canonical(ds.attrs["sweep_spec"])
+    points = spec.points()
+    status = np.asarray(ds["status"].values, dtype=str).ravel()
+    rates = ds["rate"].transpose(*ds["status"].dims, POPULATION_DIM).values.reshape(len(points), -1)
+    populations = [str(p) for p in ds[POPULATION_DIM].values]
+    ok = short = 0
+    flagged = dict.fromkeys(populations, 0)  # population -> points where it fired too few spikes
+    for point, st, rate in zip(points, status, rates):
+        if st != STATUS_OK:
+            continue
+        ok += 1
+        # silent populations (no spike) are left out: no window makes them AI
+        unresolved = ~irregularity_resolved(rate, window_ms(spec, point)) & (np.nan_to_num(rate) > 0)
+        short += bool(unresolved.any())
+        for i in np.flatnonzero(unresolved):
+            flagged[populations[i]] += 1
+    if not short:
+        return None
+    which = ", ".join(f"{pop} at {n}" for pop, n in sorted(flagged.items(), key=lambda kv: -kv[1]) if n)
+    return (f"irregularity: at {short} of {ok} ok points populations fire fewer than {IRREGULARITY_MIN_COUNT:g} spikes "
+            f"per neuron in the window ({which}), where even Poisson neurons get a CV under {AI_IRREGULARITY[0]:g}: "
+            "AIness there is a lower bound; simulate longer (--t-sim) to apply the CV criterion (docs/sweeps.md)")

@@ -303,6 +303,30 @@ def test_irregularity_is_one_for_poisson_and_zero_for_regular_trains():
     assert float(irr.sel(population="R")) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.parametrize("rate, t_stop", [(2.0, 2000.0), (1.0, 10000.0)])
+def test_poisson_irregularity_is_what_the_estimator_gives_for_poisson_trains_in_that_window(rate, t_stop):
+    """poisson_irregularity draws exponential intervals; here the estimator itself runs on Poisson trains
+    (uniform spike times in the window). 4000 neurons each: the mean CV's sd is about 0.3 / sqrt(3000),
+    under 0.006, so the two agree within 0.03 (> 3 sd of their difference)."""
+    rng = np.random.default_rng(15)
+    ds = spike_dataset(poisson_trains(rng, 4000, rate, t_stop), ["P"] * 4000, t_stop=t_stop)
+    measured = float(analysis.irregularity(ds, 0.0, t_stop, sample_size=4000)[0])
+    assert analysis.poisson_irregularity(rate * t_stop / 1000.0) == pytest.approx(measured, abs=0.03)
+    assert measured < 0.9  # the windows are short: the estimate is biased well below the trains' CV of 1
+
+
+def test_below_irregularity_min_count_spikes_poisson_neurons_fail_the_cv_criterion():
+    """IRREGULARITY_MIN_COUNT is where the Poisson estimate crosses 0.7: 40 000 neurons (sd ~0.002) per
+    value; the estimate rises with the count (0.02 per 0.25 spikes near the threshold) and nears 1 for
+    PD14's 60 s (>= 0.98 at 2 spikes/s: the bias left is about 1 / count)."""
+    at = analysis.IRREGULARITY_MIN_COUNT
+    assert analysis.poisson_irregularity(at, trains=40000) == pytest.approx(0.7, abs=0.01)
+    assert analysis.poisson_irregularity(at - 1, trains=40000) < 0.69 < 0.71 < analysis.poisson_irregularity(
+        at + 1, trains=40000)
+    assert analysis.poisson_irregularity(2.0 * 60.0) >= 0.98
+    assert analysis.irregularity_resolved([at * 0.99, at * 1.01, np.nan], 1000.0).tolist() == [False, True, False]
+
+
 @pytest.mark.parametrize("case, ai", [("poisson", True), ("fast", False), ("regular", False), ("synchronous", False),
                                       ("silent", False)])
 def test_ainess_applies_pd14s_three_criteria(case, ai):

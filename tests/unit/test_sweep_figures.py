@@ -17,7 +17,7 @@ from microcircuit.parameters import Config
 from microcircuit.plots import sweeps
 from microcircuit.sweep import build
 from microcircuit.sweep.point import STATUS_OK
-from microcircuit.sweep.results import Results
+from microcircuit.sweep.results import Results, irregularity_note
 
 from ..conftest import invoke_main
 
@@ -243,6 +243,18 @@ def test_analyse_a_sweep_folder_prints_its_points_and_writes_its_figures(tmp_pat
     assert rows[3].endswith("failed: MemoryError") and rows[0].endswith("ok")
     code, out, _ = invoke_main(analyse_cmd, [str(folder / "sweep.nc"), "--no-plots"], capsys)  # the file itself
     assert code == 0 and "points: 3 ok" in out
+
+
+def test_a_sweep_whose_windows_are_too_short_for_the_cv_criterion_says_so():
+    """Made-up rates of 0.8-9.4 spikes/s: in 200 ms every population fires under 4.8 spikes per neuron
+    (IRREGULARITY_MIN_COUNT), in 60 s none does; failed points are not counted."""
+    ds = synthetic_sweep(["t_sim=200,60000,300"], fail=[(2,)])
+    note = irregularity_note(ds)
+    assert note.startswith("irregularity: at 1 of 2 ok points populations fire fewer than 4.8 spikes per neuron")
+    assert "(L23E at 1, L23I at 1, L4E at 1, L4I at 1, L5E at 1, L5I at 1, L6E at 1, L6I at 1)" in note
+    assert f"note: {note}" in analyse_cmd.sweep_report(ds)
+    long = synthetic_sweep(["t_sim=60000,120000"])
+    assert irregularity_note(long) is None and "note:" not in analyse_cmd.sweep_report(long)
 
 
 @pytest.mark.parametrize("case, message", [
