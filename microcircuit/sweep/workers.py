@@ -38,8 +38,9 @@ POLL_S = 1.0  # how often a waiting thread looks at its worker
 class Child:
     """One worker process and the two pipes to it.
 
-    ``log_level`` is the level of the package's log messages in the worker. Its stdout and
-    stderr are this process's, or with ``quiet`` nothing until a task names a ``log`` file.
+    ``log_level`` is the level of the package's log messages in the worker. Its stderr is this
+    process's (its stdout goes nowhere), or with ``quiet`` both go nowhere until a task names a
+    ``log`` file, which then receives both.
     """
 
     def __init__(self, log_level: str = "ERROR", quiet: bool = False):
@@ -47,12 +48,13 @@ class Child:
         from_child_r, from_child_w = os.pipe()
         self.created = time.perf_counter()
         self.log_level = log_level
-        out = subprocess.DEVNULL if quiet else None  # quiet: until a task names the log file
+        err = subprocess.DEVNULL if quiet else None  # quiet: until a task names the log file
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "microcircuit.sweep.child", str(to_child_r), str(from_child_w),
                  str(os.getpid()), "--log-level", log_level],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err,
                 start_new_session=True)  # Ctrl-C on the terminal reaches the sweep, which ends its workers
         finally:
             os.close(to_child_r)
