@@ -202,6 +202,7 @@ def _main(args) -> int:
             ds = collect(spec, args.output, retry_failed=args.retry_failed)
             if not args.no_plots:
                 write_figures(ds, args.output)
+            _note_short_windows(ds)
             return 1 if int(ds.attrs["points_failed"]) else 0
         if args.retry_failed and not args.resume:
             raise ConfigError("--retry-failed runs the failed points of a sweep again: use it with --resume")
@@ -216,15 +217,19 @@ def _main(args) -> int:
             return 130
     if not args.no_plots:
         write_figures(ds, args.output)
-    note = irregularity_note(ds)
-    if note:
-        log.warning("%s", note)
+    _note_short_windows(ds)
     failed = int(ds.attrs["points_failed"])
     if failed:
         log.warning("%d of %d points failed (see the variable 'status' in %s)", failed, int(ds.attrs["points"]),
                     args.output / RESULT_FILE)
         return 1
     return 0
+
+
+def _note_short_windows(ds: xr.Dataset) -> None:
+    note = irregularity_note(ds)
+    if note:
+        log.warning("%s", note)
 
 
 def write_figures(ds: xr.Dataset, folder: Path) -> list[Path] | None:

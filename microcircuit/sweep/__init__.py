@@ -31,6 +31,8 @@ _EXPORTS = {
     "check_fixed": "spec", "resolve_key": "spec",
 }
 
+_SUBMODULES = {"child", "engine", "point", "results", "spec", "status", "workers"}
+
 __all__ = sorted([*_EXPORTS, "load", "read_file"])
 
 
@@ -41,6 +43,8 @@ def __getattr__(name):
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,12 +1,13 @@
-"""A sweep's worker process: ``python -m microcircuit.sweep.child IN_FD OUT_FD PARENT_PID [--log-level LEVEL]``.
+"""A sweep's worker process: ``python -m microcircuit.sweep.child IN_FD OUT_FD PARENT_PID [--log-level LEVEL] [--early]``.
 
 Started by :class:`microcircuit.sweep.workers.Child`, never by hand. It imports NEST once,
 then runs the points it receives on file descriptor IN_FD one after another
 (:func:`microcircuit.sweep.point.run_point`) and sends on OUT_FD: ``("ready", pid, seconds
 to start)``, then per point ``("start", name)`` and ``("done", summary)`` or ``("failed",
 status, traceback)``. A task's ``log`` (a file name) receives the process's stdout and stderr
-from then on. It ends when IN_FD closes, and (on Linux) when the thread of the parent
-that started it ends, so that a killed sweep leaves no worker behind.
+from then on (with ``--early``, first what it wrote before into the temporary file on its
+stderr). It ends when IN_FD closes, and (on Linux) when the thread of the parent that started
+it ends, so that a killed sweep leaves no worker behind.
 """
 from __future__ import annotations
 
@@ -44,13 +45,24 @@ def _warm_up() -> None:
         pass
 
 
-def _log_to(path: str | None, current: list) -> None:
-    """Send this process's stdout and stderr (NEST's messages and the log's) to the file ``path`` from now on."""
+def _log_to(path: str | None, current: list, early: bool) -> None:
+    """Send this process's stdout and stderr (NEST's messages and the log's) to the file ``path`` from now on.
+
+    A worker started early (``early``) has written so far into a temporary file on its stderr: that
+    goes into the log first. OSError if the log cannot be opened.
+    """
     if not path or current == [path]:
         return
     sys.stdout.flush()
     sys.stderr.flush()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    if early and not current:
+        try:
+            os.lseek(2, 0, os.SEEK_SET)
+            while chunk := os.read(2, 1 << 16):
+                os.write(fd, chunk)
+        except OSError:  # not the temporary file (run by hand): nothing to carry over
+            pass
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -62,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     in_fd, out_fd, parent = (int(a) for a in argv[:3])
     level = argv[argv.index("--log-level") + 1] if "--log-level" in argv else "ERROR"
+    early = "--early" in argv  # stderr is a temporary file until a point names the log
     _die_with_parent(parent)
     os.environ.setdefault("PYNEST_QUIET", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -86,9 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             task = inbox.recv()
         except (EOFError, OSError):
             return 0
-        _log_to(task.get("log"), log_file)
+        try:
+            _log_to(task.get("log"), log_file, early)
+            cannot_log = None
+        except OSError as exc:
+            cannot_log = f"{STATUS_FAILED}: the worker process cannot write its log {task['log']} ({exc.strerror})"
         outbox.send(("start", task["name"]))
-        if broken is not None:
+        if cannot_log is not None:
+            message = ("failed", short(cannot_log), "")
+        elif broken is not None:
             message = ("failed", short(f"{STATUS_FAILED}: the worker process could not start: "
                                        f"{broken.strip().splitlines()[-1]}"), broken)
         else:

@@ -32,7 +32,7 @@ from ..provenance import package_version
 from .status import STATUS_OK
 from .results import RESULT_FILE, Results, sweep_toml, table_attributes
 from .spec import K_EXT_KEY, Point, Spec
-from .workers import DaskExecutor, LocalExecutor
+from .workers import DaskExecutor, LocalExecutor, early_rss_mb, trim_early
 
 log = logging.getLogger("microcircuit")
 
@@ -326,7 +326,8 @@ def _check_memory(found: Plan, todo: list[Point], workers: int, executor, check:
                                   f"more memory, or {option('check_memory')} to try anyway")
         return
     n = min(workers, len(todo))
-    have = resources.available_mb()
+    trim_early(n)
+    have = resources.available_mb() + early_rss_mb()  # workers started early will run the points in what they hold
     if check and n * need > have:
         fits = int(have // need)
         remedy = (f"use {option('workers')} {fits}" if fits >= 1 else f"use a smaller {option('scale')}")

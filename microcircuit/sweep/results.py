@@ -251,12 +251,16 @@ def irregularity_note(ds: xr.Dataset) -> str | None:
     """One line when populations of ok points fired too few spikes in their window for PD14's CV criterion.
 
     Below :data:`microcircuit.analysis.regime.IRREGULARITY_MIN_COUNT` spikes per neuron even
-    Poisson neurons get an irregularity under 0.7, so such a point's AIness is a lower bound
-    (docs/sweeps.md). None when every ok point's populations fired enough.
+    Poisson neurons get an irregularity under 0.7, so PD14's CV criterion cannot be applied there
+    (docs/sweeps.md). None when every ok point's populations fired enough, or when the file's
+    sweep cannot be read back.
     """
     from ..analysis.regime import AI_IRREGULARITY, IRREGULARITY_MIN_COUNT, irregularity_resolved
 
-    spec = Spec.from_canonical(ds.attrs["sweep_spec"])
+    try:
+        spec = Spec.from_canonical(ds.attrs["sweep_spec"])
+    except (ConfigError, KeyError, ValueError):  # a file of another version: its windows are not known
+        return None
     points = spec.points()
     status = np.asarray(ds["status"].values, dtype=str).ravel()
     rates = ds["rate"].transpose(*ds["status"].dims, POPULATION_DIM).values.reshape(len(points), -1)
@@ -277,4 +281,4 @@ def irregularity_note(ds: xr.Dataset) -> str | None:
     which = ", ".join(f"{pop} at {n}" for pop, n in sorted(flagged.items(), key=lambda kv: -kv[1]) if n)
     return (f"irregularity: at {short} of {ok} ok points populations fire fewer than {IRREGULARITY_MIN_COUNT:g} spikes "
             f"per neuron in the window ({which}), where even Poisson neurons get a CV under {AI_IRREGULARITY[0]:g}: "
-            "AIness there is a lower bound; simulate longer (--t-sim) to apply the CV criterion (docs/sweeps.md)")
+            "the CV criterion of AIness cannot be applied there; simulate longer (--t-sim) (docs/sweeps.md)")

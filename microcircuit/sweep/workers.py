@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -38,27 +39,30 @@ POLL_S = 1.0  # how often a waiting thread looks at its worker
 class Child:
     """One worker process and the two pipes to it.
 
-    ``log_level`` is the level of the package's log messages in the worker. Its stderr is this
-    process's (its stdout goes nowhere), or with ``quiet`` both go nowhere until a task names a
-    ``log`` file, which then receives both.
+    ``log_level`` is the level of the package's log messages in the worker. Its stdout and
+    stderr go to the file ``log`` (opened here, so that a log that cannot be written is this
+    process's error), or with ``early`` to a temporary file that the worker copies into the log
+    its first point names, or else its stderr is this process's (its stdout goes nowhere).
     """
 
-    def __init__(self, log_level: str = "ERROR", quiet: bool = False):
+    def __init__(self, log_level: str = "ERROR", log: Path | None = None, early: bool = False):
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         self.created = time.perf_counter()
         self.log_level = log_level
-        err = subprocess.DEVNULL if quiet else None  # quiet: until a task names the log file
+        err = open(log, "ab") if log is not None else tempfile.TemporaryFile() if early else None
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "microcircuit.sweep.child", str(to_child_r), str(from_child_w),
-                 str(os.getpid()), "--log-level", log_level],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=err,
+                 str(os.getpid()), "--log-level", log_level, *(["--early"] if early else [])],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
+                stdout=err if err is not None else subprocess.DEVNULL, stderr=err,
                 start_new_session=True)  # Ctrl-C on the terminal reaches the sweep, which ends its workers
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
+            if err is not None:
+                err.close()
         self.outbox = Connection(to_child_w, readable=False)
         self.inbox = Connection(from_child_r, writable=False)
         self.points = 0
@@ -160,6 +164,7 @@ class LocalExecutor:
     def __init__(self, workers: int, timeout: float | None = None, fresh: bool = False,
                  log: Path | None = None, log_level: str = "ERROR"):
         self.timeout, self.fresh, self.log, self.log_level = timeout, fresh, log, log_level
+        trim_early(workers if log is not None else 0)  # workers started early beyond these would only wait
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sweep-worker")
         self._local = threading.local()
         self._children: set[Child] = set()
@@ -180,7 +185,7 @@ class LocalExecutor:
             if self.stopping:
                 raise concurrent.futures.CancelledError()
             child = (_take_early(self.log_level) if self.log is not None else None) or \
-                Child(self.log_level, quiet=self.log is not None)
+                Child(self.log_level, self.log)
             with self._lock:
                 self._children.add(child)
             self._local.child = child
@@ -234,7 +239,30 @@ def start_early(n: int, log_level: str = "WARNING") -> None:
     (docs/benchmarks.md). Workers not taken are ended by :func:`end_early`.
     """
     with _early_lock:
-        _early.extend(Child(log_level, quiet=True) for _ in range(n))
+        _early.extend(Child(log_level, early=True) for _ in range(n))
+
+
+def trim_early(n: int) -> None:
+    """End the workers started early beyond the first ``n`` (a sweep that needs fewer)."""
+    with _early_lock:
+        surplus, _early[n:] = _early[n:], []
+    for child in surplus:
+        child.kill()
+        child.close()
+
+
+def early_rss_mb() -> float:
+    """Memory (MB) the workers started early hold now: it is theirs to use for points, not taken from them."""
+    total = 0.0
+    with _early_lock:
+        children = list(_early)
+    for child in children:
+        try:
+            with open(f"/proc/{child.pid}/status") as fh:
+                total += next((int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:")), 0.0)
+        except (OSError, ValueError):  # ended, or not Linux
+            pass
+    return total
 
 
 def _take_early(log_level: str) -> Child | None:

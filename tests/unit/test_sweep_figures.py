@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 
 import matplotlib
@@ -252,9 +253,15 @@ def test_a_sweep_whose_windows_are_too_short_for_the_cv_criterion_says_so():
     note = irregularity_note(ds)
     assert note.startswith("irregularity: at 1 of 2 ok points populations fire fewer than 4.8 spikes per neuron")
     assert "(L23E at 1, L23I at 1, L4E at 1, L4I at 1, L5E at 1, L5I at 1, L6E at 1, L6I at 1)" in note
+    assert note.endswith("the CV criterion of AIness cannot be applied there; simulate longer (--t-sim) (docs/sweeps.md)")
     assert f"note: {note}" in analyse_cmd.sweep_report(ds)
     long = synthetic_sweep(["t_sim=60000,120000"])
     assert irregularity_note(long) is None and "note:" not in analyse_cmd.sweep_report(long)
+    # a file whose stored sweep this version cannot read back (here: an unknown option) is still reported
+    spec = json.loads(ds.attrs["sweep_spec"])
+    spec["base"]["simulation"]["old_option"] = 1
+    ds.attrs["sweep_spec"] = json.dumps(spec)
+    assert irregularity_note(ds) is None and "points: 2 ok, 1 failed" in analyse_cmd.sweep_report(ds)
 
 
 @pytest.mark.parametrize("case, message", [

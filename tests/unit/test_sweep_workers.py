@@ -44,6 +44,8 @@ def test_a_worker_that_cannot_start_fails_every_point_with_the_reason(monkeypatc
     def broken_import():
         raise ImportError("libnest.so: cannot open shared object file")
 
+    for name, value in (("PYNEST_QUIET", "1"), ("MPLBACKEND", "Agg")):  # the worker's program sets them
+        monkeypatch.setenv(name, value)
     monkeypatch.setattr(child, "_warm_up", broken_import)
     monkeypatch.setattr(child, "_die_with_parent", lambda parent: None)
     log = logging.getLogger("microcircuit")  # the worker's program sets the package's logging up as its own
@@ -88,6 +90,52 @@ def test_workers_started_early_and_not_taken_are_ended(monkeypatch):
     workers._early.append(taken)
     workers.end_early()
     assert workers._early == [] and taken.proc.poll() is not None
+
+
+def test_a_sweep_ends_the_early_workers_it_does_not_need_and_counts_their_memory_as_available(monkeypatch):
+    monkeypatch.setattr(workers, "_early", [])
+    workers.start_early(2)
+    first, second = workers._early
+    assert workers.early_rss_mb() > 0  # two Python processes, importing NEST
+    workers.trim_early(1)
+    assert workers._early == [first] and second.proc.poll() is not None
+    workers.end_early()
+    assert first.proc.poll() is not None and workers.early_rss_mb() == 0
+
+
+def test_a_worker_that_cannot_write_its_log_fails_the_point_with_the_reason(tmp_path):
+    """The log named by the sweep is a folder: a worker started early says so for the point; one started for
+    the sweep cannot be started at all, which the sweep records as the point's failure (engine._outcome)."""
+    log = tmp_path / "workers.log"
+    log.mkdir()
+    early = workers.Child("WARNING", early=True)
+    try:
+        outcome = early.run({"name": "p00000", "config": {}, "log": str(log)}, timeout=120)
+    finally:
+        early.kill()
+        early.close()
+    assert outcome["status"].startswith("failed: the worker process cannot write its log ") and "directory" in \
+        outcome["status"]
+    with pytest.raises(IsADirectoryError):
+        workers.Child("WARNING", log)
+
+
+def test_what_a_worker_started_early_says_before_its_first_point_reaches_the_log(tmp_path, monkeypatch):
+    """A worker started early writes into a temporary file until a point names the log, then copies it there.
+    PYTHONVERBOSE makes its interpreter say something while it starts (every import, on stderr)."""
+    monkeypatch.setenv("PYTHONVERBOSE", "1")
+    log = tmp_path / "workers.log"
+    early = workers.Child("WARNING", early=True)
+    try:
+        outcome = early.run({"name": "p00000", "config": {"simulation": {"threads": -1}}, "log": str(log)}, 120)
+    finally:
+        early.kill()
+        early.close()
+    assert outcome["status"].startswith("failed")
+    text = log.read_text()
+    started = text.find("import 'microcircuit.sweep.status'")
+    failed = text.find(f"[worker {early.pid}] point p00000: failed")
+    assert 0 <= started < failed  # what it said while starting, then the point's failure
 
 
 def test_a_refused_command_line_ends_its_early_worker_and_writes_nothing(tmp_path):
