@@ -16,8 +16,8 @@ naming ``ds.spikes.select``).
 * :mod:`.responses` -- trial-averaged responses to stimulus pulses and their latencies;
 * :mod:`.regime` -- PD14's synchrony, irregularity and AIness of every population.
 """
-from .regime import (IRREGULARITY_MIN_COUNT, ainess, irregularity, irregularity_resolved, poisson_irregularity,
-                     regime_sample, synchrony)
+from .regime import (AI_IRREGULARITY, IRREGULARITY_MIN_COUNT, ainess, irregularity, irregularity_resolved,
+                     poisson_irregularity, regime_sample, synchrony, too_few_spikes_for_irregularity)
 from .responses import response_latency, stimulus_onsets, stimulus_response
 from .spectra import population_counts, power_spectrum, spectral_peaks
 from ..output import SpikeSelectionError, spike_positions
@@ -27,11 +27,11 @@ from .stationary import (CC_BIN_SIZE, CC_SAMPLE_SEED, CC_SAMPLE_SIZE, OBSERVABLE
                          population_mean_rates, population_names, population_summary, spike_count_correlations,
                          spike_counts, statistics, window)
 
-__all__ = ["CC_BIN_SIZE", "CC_SAMPLE_SEED", "CC_SAMPLE_SIZE", "IRREGULARITY_MIN_COUNT", "IncompleteRunWarning",
-           "OBSERVABLES", "OBSERVABLE_LABELS", "SpikeSelectionError", "ainess", "binned_counts", "clip_window",
-           "correlation_sample", "firing_rates", "irregularity", "irregularity_resolved", "isi_cvs",
-           "ks_distance", "ks_distances", "neuron_index", "observable_values", "pairwise_ks_distances",
-           "poisson_irregularity", "population_counts", "population_mean_rates", "population_names",
-           "population_summary", "power_spectrum", "regime_sample", "response_latency", "spectral_peaks",
-           "spike_count_correlations", "spike_counts", "spike_positions", "statistics", "stimulus_onsets",
-           "stimulus_response", "synchrony", "window"]
+__all__ = ["AI_IRREGULARITY", "CC_BIN_SIZE", "CC_SAMPLE_SEED", "CC_SAMPLE_SIZE", "IRREGULARITY_MIN_COUNT",
+           "IncompleteRunWarning", "OBSERVABLES", "OBSERVABLE_LABELS", "SpikeSelectionError", "ainess",
+           "binned_counts", "clip_window", "correlation_sample", "firing_rates", "irregularity",
+           "irregularity_resolved", "isi_cvs", "ks_distance", "ks_distances", "neuron_index", "observable_values",
+           "pairwise_ks_distances", "poisson_irregularity", "population_counts", "population_mean_rates",
+           "population_names", "population_summary", "power_spectrum", "regime_sample", "response_latency",
+           "spectral_peaks", "spike_count_correlations", "spike_counts", "spike_positions", "statistics",
+           "stimulus_onsets", "stimulus_response", "synchrony", "too_few_spikes_for_irregularity", "window"]

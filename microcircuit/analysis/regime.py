@@ -145,6 +145,18 @@ def irregularity_resolved(rate, duration: float) -> np.ndarray:
         return np.asarray(rate, dtype=float) * duration / 1000.0 >= IRREGULARITY_MIN_COUNT
 
 
+def too_few_spikes_for_irregularity(rate, duration: float) -> np.ndarray:
+    """Populations that fire but fewer than :data:`IRREGULARITY_MIN_COUNT` spikes per neuron in ``duration`` ms:
+    the ones whose failed CV criterion may be the window's. Silent populations (rate 0) and NaN rates are not
+    among them: no window makes a silent population asynchronous-irregular.
+
+    >>> too_few_spikes_for_irregularity([0.0, 0.9, 8.0, float("nan")], 2000.0).tolist()
+    [False, True, False, False]
+    """
+    rate = np.asarray(rate, dtype=float)
+    return ~irregularity_resolved(rate, duration) & (np.nan_to_num(rate) > 0)
+
+
 def ainess(ds: xr.Dataset, t_start: float, t_stop: float, sample_size: int = REGIME_SAMPLE_SIZE,
            rng: int | np.random.Generator = REGIME_SAMPLE_SEED) -> xr.Dataset:
     """PD14's measures of every population and whether it is asynchronous-irregular.

@@ -143,13 +143,13 @@ def _analyse(args, ds: xr.Dataset, path: Path, window: tuple[float, float], note
     for name in ("irregularity", "synchrony", "ai"):
         summary[name] = regime[name]
     summary["ainess"] = regime["ainess"]
-    rate = regime["rate"].values
-    unresolved = ~analysis.irregularity_resolved(rate, t_stop - t_start) & (np.nan_to_num(rate) > 0)
+    unresolved = analysis.too_few_spikes_for_irregularity(regime["rate"].values, t_stop - t_start)
     if unresolved.any():
         names = ", ".join(str(p) for p in regime["population"].values[unresolved])
+        bound = analysis.AI_IRREGULARITY[0]
         notes.append(f"irregularity: {names} fire fewer than {analysis.IRREGULARITY_MIN_COUNT:g} spikes per neuron in "
-                     f"the {t_stop - t_start:g} ms window, where even Poisson neurons get a CV under 0.7: a CV below "
-                     "0.7 there may be the window's, not the neurons' (PD14 measured 60 s; docs/sweeps.md)")
+                     f"the {t_stop - t_start:g} ms window, where even Poisson neurons get a CV under {bound:g}: a CV "
+                     f"below {bound:g} there may be the window's, not the neurons' (PD14 measured 60 s; docs/sweeps.md)")
     spectrum = predicted = peaks = None
     if t_stop - t_start >= args.segment:
         spectrum = analysis.power_spectrum(ds, t_start, t_stop, segment=args.segment)
@@ -245,7 +245,7 @@ def sweep_report(ds: xr.Dataset) -> str:
     lines += ["", "rate E, rate I: mean rate of the excitatory and of the inhibitory populations; AIness: share of "
               "populations asynchronous-irregular (Potjans & Diesmann 2014); wall: the point's build, simulation "
               "and summary; memory: its peak (\"-\": unknown, or the point did not run)"]
-    note = irregularity_note(ds) if "sweep_spec" in ds.attrs else None
+    note = irregularity_note(ds)
     if note:
         lines += ["", f"note: {note}"]
     return "\n".join(lines)

@@ -225,6 +225,9 @@ def run(spec: Spec, output_dir: str | Path = "sweep", *, workers: int = 1, clien
 def _run(spec, found, results, todo, folder, path, workers, client, timeout, keep_spikes, overwrite, check_memory,
          fresh_workers, progress, debug, on_result) -> xr.Dataset:
     executor = DaskExecutor(client, timeout, fresh_workers) if client is not None else None
+    n_local = min(workers, max(1, len(todo)))  # a finished sweep resumed still names one
+    if executor is None:
+        trim_early(n_local if todo and not debug else 0)  # workers started early beyond these would only wait
     _check_memory(found, todo, workers, executor, check_memory)
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -235,7 +238,6 @@ def _run(spec, found, results, todo, folder, path, workers, client, timeout, kee
     if done_before:
         log.info("%s: %d of %d points have a result; running the other %d", path, done_before, len(found.points),
                  len(todo))
-    n_local = min(workers, max(1, len(todo)))  # a finished sweep resumed still names one
     where = (f"{len(executor.workers())} Dask workers" if executor is not None else
              f"{n_local} worker process{'es' if n_local != 1 else ''}")
     threads = spec.base.simulation.threads
@@ -243,7 +245,7 @@ def _run(spec, found, results, todo, folder, path, workers, client, timeout, kee
              " x ".join(f"{d} {n}" for d, n in zip(spec.dims, spec.shape)) or "base only", where,
              threads, "" if threads == 1 else "s", path)
     if executor is None:
-        executor = LocalExecutor(min(workers, max(1, len(todo))), timeout, fresh_workers,
+        executor = LocalExecutor(n_local, timeout, fresh_workers,
                                  log=None if debug else folder / WORKER_LOG, log_level="INFO" if debug else "WARNING")
     bar = PointProgress(len(todo), enabled=progress)
     futures = {}
@@ -326,7 +328,6 @@ def _check_memory(found: Plan, todo: list[Point], workers: int, executor, check:
                                   f"more memory, or {option('check_memory')} to try anyway")
         return
     n = min(workers, len(todo))
-    trim_early(n)
     have = resources.available_mb() + early_rss_mb()  # workers started early will run the points in what they hold
     if check and n * need > have:
         fits = int(have // need)

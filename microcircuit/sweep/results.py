@@ -255,7 +255,7 @@ def irregularity_note(ds: xr.Dataset) -> str | None:
     (docs/sweeps.md). None when every ok point's populations fired enough, or when the file's
     sweep cannot be read back.
     """
-    from ..analysis.regime import AI_IRREGULARITY, IRREGULARITY_MIN_COUNT, irregularity_resolved
+    from ..analysis.regime import AI_IRREGULARITY, IRREGULARITY_MIN_COUNT, too_few_spikes_for_irregularity
 
     try:
         spec = Spec.from_canonical(ds.attrs["sweep_spec"])
@@ -271,8 +271,7 @@ def irregularity_note(ds: xr.Dataset) -> str | None:
         if st != STATUS_OK:
             continue
         ok += 1
-        # silent populations (no spike) are left out: no window makes them AI
-        unresolved = ~irregularity_resolved(rate, window_ms(spec, point)) & (np.nan_to_num(rate) > 0)
+        unresolved = too_few_spikes_for_irregularity(rate, window_ms(spec, point))
         short += bool(unresolved.any())
         for i in np.flatnonzero(unresolved):
             flagged[populations[i]] += 1

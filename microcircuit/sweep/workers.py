@@ -164,7 +164,6 @@ class LocalExecutor:
     def __init__(self, workers: int, timeout: float | None = None, fresh: bool = False,
                  log: Path | None = None, log_level: str = "ERROR"):
         self.timeout, self.fresh, self.log, self.log_level = timeout, fresh, log, log_level
-        trim_early(workers if log is not None else 0)  # workers started early beyond these would only wait
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sweep-worker")
         self._local = threading.local()
         self._children: set[Child] = set()
