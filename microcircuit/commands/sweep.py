@@ -10,7 +10,7 @@ import xarray as xr
 from ..errors import ConfigError, options_named
 from ..parameters import Config
 from ..sweep import RESULT_FILE, Spec, build, check_fixed, collect, plan, read_file, run, write_configs
-from ..sweep.results import irregularity_note
+from ..sweep.results import figures_note, irregularity_note
 from . import common
 
 log = logging.getLogger("microcircuit")
@@ -239,13 +239,13 @@ def write_figures(ds: xr.Dataset, folder: Path) -> list[Path] | None:
     be drawn is a warning, not an error: ``sweep.nc`` is written before and stays as it is.
     Returns the files written, or None when drawing failed.
     """
+    note = figures_note(ds)  # decided before importing matplotlib (half a second), which a sweep without figures skips
+    if note:
+        log.info("%s", note)
+        return []
     try:
         from .. import plots
 
-        note = plots.figures_note(ds)
-        if note:
-            log.info("%s", note)
-            return []
         written = plots.save_sweep_figures(ds, folder)
     except Exception as exc:  # noqa: BLE001 (the results are safe in sweep.nc; the figures are a view of them)
         log.warning("the sweep's figures could not be drawn (%s: %s); %s is complete: python -m microcircuit.analyse "

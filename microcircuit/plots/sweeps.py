@@ -32,15 +32,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..analysis.regime import AI_IRREGULARITY, AI_MAX_RATE, AI_MAX_SYNCHRONY
+from ..sweep.results import (AINESS_FILE, RATE_MAPS_FILE, RATES_FILE, REPEAT_DIMS, TRIALS_FILE,  # noqa: F401 (re-exported)
+                             figure_names, figures_note, repeat_dims, varied_dims)
+from ..sweep.status import STATUS_OK
 from .style import layer_of, new_figure, population_label, population_types, run_title, color
 
-RATES_FILE = "sweep_rates.png"
-AINESS_FILE = "sweep_ainess.png"
-RATE_MAPS_FILE = "sweep_rate_maps.png"
-TRIALS_FILE = "sweep_trials.png"
-REPEAT_DIMS = ("seed", "trial")
-"""Dimensions that repeat a point rather than vary a parameter: averaged over (lines, maps) or pooled (histograms)."""
-STATUS_OK = "ok"
 AINESS_LEVELS = (25.0, 50.0, 75.0)
 """Contours of the AIness map (%), as in PD14 Fig. 8B."""
 MISSING_HATCH = "////"
@@ -59,39 +55,6 @@ QUANTITIES = (  # variable, axis label, AI bounds (PD14: rate < 30 spikes/s, 0.7
     ("cv", "irregularity (mean ISI CV)", AI_IRREGULARITY),
     ("synchrony", "synchrony (variance / mean of 3 ms counts)", (AI_MAX_SYNCHRONY,)),
 )
-
-
-# ----------------------------------------------------------------------------------------------
-# what a sweep varies
-
-
-def varied_dims(ds: xr.Dataset) -> list[str]:
-    """The sweep's parameter axes: the dimensions of its points except ``seed`` and ``trial``."""
-    return [d for d in ds["status"].dims if d not in REPEAT_DIMS]
-
-
-def repeat_dims(ds: xr.Dataset) -> list[str]:
-    """The repetitions among the sweep's dimensions (``seed``, ``trial``)."""
-    return [d for d in ds["status"].dims if d in REPEAT_DIMS]
-
-
-def figure_names(ds: xr.Dataset) -> list[str]:
-    """The file names of the figures :func:`sweep_figures` draws for this sweep (empty: none)."""
-    n = len(varied_dims(ds))
-    names = {1: [RATES_FILE], 2: [AINESS_FILE, RATE_MAPS_FILE]}.get(n, [])
-    if "trial" in ds["status"].dims and n <= 1:
-        names.append(TRIALS_FILE)
-    return names
-
-
-def figures_note(ds: xr.Dataset) -> str | None:
-    """One line saying why a sweep gets no figure (None when it gets some)."""
-    if figure_names(ds):
-        return None
-    dims = varied_dims(ds)
-    what = f"it varies {len(dims)} ({', '.join(dims)})" if dims else "it varies only the seed"
-    return ("no sweep figures: they are drawn for sweeps over one or two parameters besides seed and trial, or over "
-            f"trials (PD14 Fig. 7C); {what}")
 
 
 def sweep_figures(ds: xr.Dataset) -> dict[str, Figure]:

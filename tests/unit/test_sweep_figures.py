@@ -302,3 +302,19 @@ def test_the_sweep_command_keeps_its_result_when_a_figure_fails(two_axes, tmp_pa
     caplog.clear()
     assert sweep_cmd.write_figures(synthetic_sweep(["g=-5,-4", "bg_rate=8,9", "C_m=250,260"]), tmp_path) == []
     assert len(caplog.records) == 1 and "no sweep figures" in caplog.text
+
+
+def test_a_sweep_without_figures_says_so_without_importing_matplotlib(tmp_path):
+    """Which figures a sweep gets is decided in microcircuit.sweep.results, so the command's note for a sweep that gets
+    none costs no matplotlib import (half a second at the end of every such sweep; docs/benchmarks.md)."""
+    import subprocess
+    import sys
+
+    synthetic_sweep([], seeds=2).to_netcdf(tmp_path / "sweep.nc")
+    code = ("import logging, sys, xarray as xr; from microcircuit.commands.sweep import write_figures; "
+            "logging.basicConfig(level=logging.INFO); "
+            f"written = write_figures(xr.load_dataset({str(tmp_path / 'sweep.nc')!r}), {str(tmp_path)!r}); "
+            "print(written, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "False"]
+    assert "no sweep figures" in out.stderr and "it varies only the seed" in out.stderr
