@@ -560,3 +560,32 @@ def test_theory_imports_no_nest():
     code = "import sys, microcircuit.theory as t; t.predict(t.Config()); print('nest' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_run_reuses_the_prediction_only_for_another_seed(pd14_table, monkeypatch, caplog):
+    """simulation._predict computes once for configurations that differ only in the seed (which the theory does
+    not read), warnings included, and again for any other change or another table."""
+    from microcircuit import simulation
+
+    calls = []
+    real = theory.predict
+    monkeypatch.setattr(theory, "predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(simulation, "_last_prediction", {})
+    silent = config(0.05, g=-8.0)  # predicted silent: the warning must be given on every run, cached or not
+
+    def predict(cfg, table=pd14_table):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="microcircuit"):
+            p = simulation._predict(cfg, derive(cfg, table), table)
+        return p, [r.getMessage() for r in caplog.records]
+
+    first, said = predict(silent)
+    again, said_again = predict(silent.replace(simulation={"seed": 7}))
+    assert len(calls) == 1 and said and said_again == said
+    xr.testing.assert_identical(again, first)
+    again["rate"][:] = -1.0  # a run's prediction is its own: changing it does not change the next run's
+    assert float(predict(silent.replace(simulation={"seed": 8}))[0]["rate"].min()) >= 0
+    assert len(calls) == 1
+    predict(silent.replace(network={"g": -4.0}))
+    predict(silent.replace(network={"g": -4.0}), table=pd14_table.copy())  # another table object
+    assert len(calls) == 3
