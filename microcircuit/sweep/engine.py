@@ -233,7 +233,6 @@ def _run(spec, found, results, todo, folder, path, workers, client, timeout, kee
     folder.mkdir(parents=True, exist_ok=True)
     if overwrite and (folder / POINTS_DIR).is_dir():
         shutil.rmtree(folder / POINTS_DIR)
-    results.write(path)  # every point pending (or as resumed): the file exists before the first point runs
     done_before = len(found.points) - len(todo)
     if done_before:
         log.info("%s: %d of %d points have a result; running the other %d", path, done_before, len(found.points),
@@ -254,6 +253,9 @@ def _run(spec, found, results, todo, folder, path, workers, client, timeout, kee
             task = {"name": point.name, "config": found.configs[point.number], "keep_spikes": keep_spikes,
                     "check_memory": check_memory, "spike_dir": _spike_dir(folder, point, keep_spikes, client)}
             futures[executor.submit(task)] = point
+        # every point pending (or as resumed): written while the first points run (xarray's first write looks
+        # for a Dask scheduler, importing dask.distributed: 0.2 s), before this thread records any result
+        results.write(path)
         for future in executor.as_completed(list(futures)):
             point = futures[future]
             outcome = _outcome(future)
