@@ -340,6 +340,19 @@ def _read_from_file(path: Path) -> tuple[dict, xr.Dataset | None]:
     return stored, table
 
 
+def option_settings(args: argparse.Namespace) -> list[tuple[str, str, object, str]]:
+    """What the command line's run options set, as (section, name, value, flag): ``--scale`` as both scalings,
+    then every option of :data:`OPTION_FIELDS` given (``--pathway`` is not among them: it adds to a table)."""
+    settings = []
+    if getattr(args, "scale", None) is not None:
+        settings += [("network", name, args.scale, "--scale") for name in ("n_scaling", "k_scaling")]
+    for dest, (section, name) in OPTION_FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            settings.append((section, name, value, "--" + dest.replace("_", "-")))
+    return settings
+
+
 def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -> tuple[Config, xr.Dataset | None]:
     """Resolve the configuration (and a stored connectivity table, with --from).
 
@@ -371,16 +384,11 @@ def config_from_args(args: argparse.Namespace, defaults: Config | None = None) -
             table = None  # the file names another table than the stored run's
     if any(not isinstance(data.get(section), dict) for section in ("network", "stimulus", "simulation")):
         Config.from_dict(data)  # names the section that is not a table
-    if getattr(args, "scale", None) is not None:
-        if args.n_scale is not None or args.k_scale is not None:
-            raise ConfigError("--scale sets both scalings; do not combine it with --n-scale or --k-scale")
-        data["network"]["n_scaling"] = data["network"]["k_scaling"] = args.scale
-        origins.update(n_scaling="--scale", k_scaling="--scale")
-    for dest, (section, name) in OPTION_FIELDS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            data[section][name] = value
-            origins[name] = "--" + dest.replace("_", "-")
+    if getattr(args, "scale", None) is not None and (args.n_scale is not None or args.k_scale is not None):
+        raise ConfigError("--scale sets both scalings; do not combine it with --n-scale or --k-scale")
+    for section, name, value, flag in option_settings(args):
+        data[section][name] = value
+        origins[name] = flag
     if getattr(args, "pathway", None):  # added to the file's pathways, or changing factors of one of them
         pathways = {pathway_name(k): v for k, v in data["network"].get("pathways", {}).items()}
         for key, factors in args.pathway:

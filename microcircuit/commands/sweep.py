@@ -150,14 +150,10 @@ def _flag_keys(args) -> dict[str, str]:
     ``--seed`` with ``--seeds N`` is the first of the N seeds, not a second setting of the seed.
     """
     keys = {}
-    if args.scale is not None:
-        keys["network.n_scaling"] = keys["network.k_scaling"] = f"--scale {args.scale:g}"
-    for dest, (section, name) in common.OPTION_FIELDS.items():
-        value = getattr(args, dest, None)
-        if value is None or (dest == "seed" and args.seeds is not None):
+    for section, name, value, flag in common.option_settings(args):
+        if name == "seed" and args.seeds is not None:
             continue
-        flag = "--" + dest.replace("_", "-")
-        if dest == "k_ext" and isinstance(value, dict):  # in-degrees of single populations
+        if name == "k_ext" and isinstance(value, dict):  # in-degrees of single populations
             keys.update({f"network.k_ext.{pop}": f"{flag} {pop}={n}" for pop, n in value.items()})
             continue
         keys[f"{section}.{name}"] = flag if value is True else f"{flag} {_text(value)}"
