@@ -10,7 +10,8 @@ import xarray as xr
 from ..errors import ConfigError, options_named
 from ..parameters import Config
 from ..sweep import RESULT_FILE, Spec, build, check_fixed, collect, plan, read_file, run, write_configs
-from ..sweep.results import figures_note, irregularity_note
+from ..plots.sweep_axes import figures_note
+from ..sweep.results import irregularity_note
 from . import common
 
 log = logging.getLogger("microcircuit")

@@ -104,7 +104,7 @@ def save_sweep_figures(ds: xr.Dataset, folder: str | Path, dpi: float = 200) -> 
 
     ``sweep_rates.png`` for a sweep over one parameter, ``sweep_ainess.png`` and
     ``sweep_rate_maps.png`` over two, ``sweep_trials.png`` over trials (and at most one
-    parameter); none over more (:func:`microcircuit.sweep.results.figures_note` says why).
+    parameter); none over more (:func:`microcircuit.plots.sweep_axes.figures_note` says why).
 
     Parameters
     ----------

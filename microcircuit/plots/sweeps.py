@@ -13,6 +13,8 @@ repetitions, averaged over or pooled):
   histogram of every population's rate over the trials (:func:`trial_histograms`);
 * more than two axes: nothing (:func:`figures_note` says so, in one line).
 
+Which figures a sweep gets is decided in :mod:`.sweep_axes`, which does not import matplotlib.
+
 Only points whose status is ``ok`` are drawn; any other point (failed, timed out, out of memory,
 pending) is left out of lines and averages and blank (hatched) in maps, never drawn as zero,
 and the title says how many are missing. Nothing here reads or writes files
@@ -32,9 +34,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..analysis.regime import AI_IRREGULARITY, AI_MAX_RATE, AI_MAX_SYNCHRONY
-from ..sweep.results import (AINESS_FILE, RATE_MAPS_FILE, RATES_FILE, REPEAT_DIMS, TRIALS_FILE,  # noqa: F401 (re-exported)
-                             figure_names, figures_note, repeat_dims, varied_dims)
-from ..sweep.status import STATUS_OK
+from .sweep_axes import (AINESS_FILE, RATE_MAPS_FILE, RATES_FILE, REPEAT_DIMS, STATUS_OK, TRIALS_FILE,  # noqa: F401
+                         figure_names, figures_note, repeat_dims, varied_dims)
 from .style import layer_of, new_figure, population_label, population_types, run_title, color
 
 AINESS_LEVELS = (25.0, 50.0, 75.0)

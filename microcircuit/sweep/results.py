@@ -55,13 +55,6 @@ STATUS_ATTRS = {"long_name": "outcome of the point: ok, failed: <why>, timeout, 
 FINISHED_ATTRS = {"long_name": "when the point's result was recorded (UTC)"}
 SPIKE_FILE_ATTRS = {"long_name": "the point's spike file, relative to the sweep's folder (\"\": not kept)"}
 TIMING_VARIABLES = ("wall_time", "peak_memory", "finished")  # what differs between runs of the same sweep
-# the figures of a sweep (drawn by microcircuit.plots.sweeps; which ones is decided here, without matplotlib)
-RATES_FILE = "sweep_rates.png"
-AINESS_FILE = "sweep_ainess.png"
-RATE_MAPS_FILE = "sweep_rate_maps.png"
-TRIALS_FILE = "sweep_trials.png"
-REPEAT_DIMS = ("seed", TRIAL_DIM)
-"""Dimensions that repeat a point rather than vary a parameter: averaged over (lines, maps) or pooled (histograms)."""
 
 
 def sweep_toml(spec: Spec) -> str:
@@ -288,36 +281,3 @@ def irregularity_note(ds: xr.Dataset) -> str | None:
     return (f"irregularity: at {short} of {ok} ok points populations fire fewer than {IRREGULARITY_MIN_COUNT:g} spikes "
             f"per neuron in the window ({which}), where even Poisson neurons get a CV under {AI_IRREGULARITY[0]:g}: "
             "the CV criterion of AIness cannot be applied there; simulate longer (--t-sim) (docs/sweeps.md)")
-
-
-# ----------------------------------------------------------------------------------------------
-# what a sweep varies, and so which figures it gets
-
-
-def varied_dims(ds: xr.Dataset) -> list[str]:
-    """The sweep's parameter axes: the dimensions of its points except ``seed`` and ``trial``."""
-    return [d for d in ds["status"].dims if d not in REPEAT_DIMS]
-
-
-def repeat_dims(ds: xr.Dataset) -> list[str]:
-    """The repetitions among the sweep's dimensions (``seed``, ``trial``)."""
-    return [d for d in ds["status"].dims if d in REPEAT_DIMS]
-
-
-def figure_names(ds: xr.Dataset) -> list[str]:
-    """The file names of the figures :func:`microcircuit.plots.sweep_figures` draws for this sweep (empty: none)."""
-    n = len(varied_dims(ds))
-    names = {1: [RATES_FILE], 2: [AINESS_FILE, RATE_MAPS_FILE]}.get(n, [])
-    if TRIAL_DIM in ds["status"].dims and n <= 1:
-        names.append(TRIALS_FILE)
-    return names
-
-
-def figures_note(ds: xr.Dataset) -> str | None:
-    """One line saying why a sweep gets no figure (None when it gets some)."""
-    if figure_names(ds):
-        return None
-    dims = varied_dims(ds)
-    what = f"it varies {len(dims)} ({', '.join(dims)})" if dims else "it varies only the seed"
-    return ("no sweep figures: they are drawn for sweeps over one or two parameters besides seed and trial, or over "
-            f"trials (PD14 Fig. 7C); {what}")
