@@ -305,8 +305,9 @@ def test_the_sweep_command_keeps_its_result_when_a_figure_fails(two_axes, tmp_pa
 
 
 def test_a_sweep_without_figures_says_so_without_importing_matplotlib(tmp_path):
-    """Which figures a sweep gets is decided in microcircuit.plots.sweep_axes (plots imports lazily), so the command's note for a sweep that gets
-    none costs no matplotlib import (half a second at the end of every such sweep; docs/benchmarks.md)."""
+    """Which figures a sweep gets is decided in microcircuit.plots.sweep_axes (plots imports lazily), so the
+    command's note for a sweep that gets none costs no matplotlib import (half a second at the end of every such
+    sweep; docs/benchmarks.md)."""
     import subprocess
     import sys
 
