@@ -249,6 +249,9 @@ def parse_range(key: Key, text: str) -> list:
     if not float(num).is_integer() or num < 1:
         raise ConfigError(f"{key.path}: range {text!r} is empty or has no whole number of values; N must be a "
                           f"whole number >= 1 ({usage})")
+    if num == 1 and start != stop:  # linspace would give START alone and drop STOP without a word
+        raise ConfigError(f"{key.path}: range {text!r} has one value but two ends; N = 1 needs START = STOP "
+                          f"({usage})")
     values = [float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in np.linspace(start, stop, int(num))]
     return [parse_value(key, v) for v in values]
 
