@@ -15,8 +15,8 @@ a paired axis is one dimension, named after its group, with one coordinate per k
 
 Attributes store the sweep: ``sweep_spec`` (the points, as JSON; a resumed sweep must match
 it), ``sweep_toml`` (a sweep file that runs the same points), ``sweep_file`` (the text of the
-file given, if any), ``base_config`` (TOML, as ``--config`` reads it), the connectivity table
-and the command. Values of points not yet run are NaN (status "pending").
+file given, if any), ``base_config`` (TOML, as ``--config`` reads it), the connectivity table,
+the ``command`` that started the sweep and, after ``--resume``, the ``resume_commands`` (one per line). Values of points not yet run are NaN (status "pending").
 
 The file is rewritten after every point, into a temporary file that is then renamed over the
 old one, so that a crash at any moment leaves the last complete version.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -183,8 +184,12 @@ class Results:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             stored = ds.attrs.get("sweep_spec")
             if stored != self.attrs["sweep_spec"]:
-                raise ConfigError(f"{path} holds another sweep (its points or base configuration differ): resume it "
-                                  "with the same sweep file and options, or choose another --output")
+                raise ConfigError(f"{path} holds another sweep ({spec_difference(stored, self.attrs['sweep_spec'])}): "
+                                  "resume it with the same sweep file and options, or choose another --output")
+            if ds.attrs.get("command"):  # the command that started the sweep stays; the resumes are listed
+                resumes = [c for c in str(ds.attrs.get("resume_commands", "")).splitlines() if c]
+                self.attrs["resume_commands"] = "\n".join(resumes + [self.attrs["command"]])
+                self.attrs["command"] = ds.attrs["command"]
             if [str(p) for p in ds[POPULATION_DIM].values] != self.populations:
                 raise ConfigError(f"{path} has other populations than this sweep's table")
             for name in self.data:
@@ -192,6 +197,38 @@ class Results:
             self.status = ds["status"].values.astype(object).copy()
             self.spike_file = ds["spike_file"].values.astype(object).copy()
             self.finished = ds["finished"].values.astype("datetime64[ns]").copy()
+
+
+def spec_difference(stored: str | None, current: str) -> str:
+    """What differs between two sweeps given as :meth:`Spec.canonical` JSON, in a few words (the first three differences).
+
+    >>> a = '{"axes": [], "base": {"simulation": {"t_sim": 300.0}}, "draw": {}, "trials": 0}'
+    >>> spec_difference(a, a.replace("300.0", "200.0"))
+    'base configuration simulation.t_sim: 300.0 in the file, 200.0 now'
+    """
+    try:
+        old, new = json.loads(stored), json.loads(current)
+    except (TypeError, ValueError):
+        return "the file's sweep cannot be read"
+    found = []
+
+    def walk(a, b, path):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                walk(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+        elif a != b:
+            found.append((path, a, b))
+
+    walk(old.get("base"), new.get("base"), "")
+    lines = [f"base configuration {p}: {_text(a)} in the file, {_text(b)} now" for p, a, b in found]
+    for name in ("axes", "trials", "draw"):
+        if old.get(name) != new.get(name):
+            lines.append(f"{name}: {_text(old.get(name))} in the file, {_text(new.get(name))} now")
+    return "; ".join(lines[:3]) + ("; ..." if len(lines) > 3 else "") if lines else "its points differ"
+
+
+def _text(value) -> str:
+    return "not set" if value is None else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 # what the well-known keys are, for the axis labels of plots (xarray labels an axis "long_name [units]")
@@ -277,7 +314,7 @@ def irregularity_note(ds: xr.Dataset) -> str | None:
             flagged[populations[i]] += 1
     if not short:
         return None
-    which = ", ".join(f"{pop} at {n}" for pop, n in sorted(flagged.items(), key=lambda kv: -kv[1]) if n)
+    which = ", ".join(f"{pop} at {n} point{'s' if n != 1 else ''}" for pop, n in sorted(flagged.items(), key=lambda kv: -kv[1]) if n)
     return (f"irregularity: at {short} of {ok} ok points populations fire fewer than {IRREGULARITY_MIN_COUNT:g} spikes "
             f"per neuron in the window ({which}), where even Poisson neurons get a CV under {AI_IRREGULARITY[0]:g}: "
             "the CV criterion of AIness cannot be applied there; simulate longer (--t-sim) (docs/sweeps.md)")

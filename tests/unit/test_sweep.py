@@ -63,6 +63,7 @@ def test_every_short_name_of_the_configuration_is_unambiguous_or_refused():
     ("g=-4,table", [-4.0, "table"]),
     ("bg_rate=4:8:3", [4.0, 6.0, 8.0]),
     ("seed=1:4:4", [1, 2, 3, 4]),
+    ("g=-4:-4:1", [-4.0]),  # one value: both ends the same
     ("t_sim=0.1:0.3:3", [0.1, 0.2, 0.3]),  # rounded to 12 digits: 0.2, not 0.20000000000000004
     ("k_ext=table,layer_independent", ["table", "layer_independent"]),
     ("background=poisson,dc", ["poisson", "dc"]),
@@ -182,8 +183,23 @@ def test_results_record_points_and_round_trip_through_netcdf(tmp_path):
     assert [again.done(q) for q in spec.points()] == [False, True, True, False]
     assert [again.done(q, retry_failed=True) for q in spec.points()] == [False, True, False, False]
     other = build(SMALL, vary=["g=-4,-6"], seeds=2)
-    with pytest.raises(ConfigError, match="holds another sweep"):
+    with pytest.raises(ConfigError, match=r"holds another sweep \(axes: .*-5\.0.* in the file, .*-6\.0.* now\)"):
         Results(other, pops, {"sweep_spec": other.canonical()}).load(tmp_path / "sweep.nc")
+    longer = build(SMALL.replace(simulation={"t_sim": 300.0}), vary=["g=-4,-5"], seeds=2)
+    with pytest.raises(ConfigError, match=r"\(base configuration simulation\.t_sim: 200\.0 in the file, 300\.0 now\)"):
+        Results(longer, pops, {"sweep_spec": longer.canonical()}).load(tmp_path / "sweep.nc")
+
+
+def test_a_resumed_sweep_keeps_the_command_that_started_it(tmp_path):
+    spec = build(SMALL, vary=["g=-4,-5"])
+    Results(spec, ["L23E"], {"sweep_spec": spec.canonical(), "command": "sweep --vary g=-4,-5"}).write(tmp_path / "s.nc")
+    for n, command in enumerate(["sweep --resume", "sweep --resume --workers 2"], 1):
+        again = Results(spec, ["L23E"], {"sweep_spec": spec.canonical(), "command": command})
+        again.load(tmp_path / "s.nc")
+        again.write(tmp_path / "s.nc")
+        attrs = xr.load_dataset(tmp_path / "s.nc").attrs
+        assert attrs["command"] == "sweep --vary g=-4,-5"
+        assert attrs["resume_commands"].splitlines() == ["sweep --resume", "sweep --resume --workers 2"][:n]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,6 +241,7 @@ BAD = [
     (["--vary", "g=-4,,-5"], ["empty value"]),
     (["--vary", "g=-8:-4:0"], ["range '-8:-4:0' is empty", "N must be a whole number >= 1"]),
     (["--vary", "g=a:b:3"], ["range 'a:b:3' is not numeric"]),
+    (["--vary", "g=-5:-3:1"], ["range '-5:-3:1' has one value but two ends", "N = 1 needs START = STOP"]),
     (["--vary", "g=-4,strong"], ["value 'strong' is not allowed", "a number or 'table'"]),
     (["--vary", "seed=1.5,2"], ["value '1.5' is not allowed", "whole number"]),
     (["--vary", "g=-4,-4"], ["given twice"]),
