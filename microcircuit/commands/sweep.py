@@ -38,7 +38,8 @@ sweep_ainess.png and sweep_rate_maps.png over two, sweep_trials.png over trials;
 python -m microcircuit.analyse DIR draws them again. See docs/sweeps.md."""
 EXAMPLES = [
     "python -m microcircuit.sweep --scale 0.05 --t-sim 500 --vary g=-8:-4:5 --vary bg_rate=6,8 --seeds 2",
-    "python -m microcircuit.sweep fig8.toml --workers 2 --threads 1 --output runs/fig8",
+    "python -m microcircuit.sweep fig8.toml --workers 2 --threads 1 --output runs/fig8   # your sweep file "
+    "(docs/sweeps.md shows one)",
     "python -m microcircuit.sweep --n-scale 0.1 --k-scale 1 --trials 100 --draw k_ext=pd14_random -o runs/fig7c",
     "python -m microcircuit.sweep --vary 'L23E->L4I.probability=1,0' --seeds 5 --keep-spikes -o runs/bos",
     "python -m microcircuit.sweep --resume --output runs/fig8     # continue a killed sweep",

@@ -252,7 +252,7 @@ def test_a_sweep_whose_windows_are_too_short_for_the_cv_criterion_says_so():
     ds = synthetic_sweep(["t_sim=200,60000,300"], fail=[(2,)])
     note = irregularity_note(ds)
     assert note.startswith("irregularity: at 1 of 2 ok points populations fire fewer than 4.8 spikes per neuron")
-    assert "(L23E at 1, L23I at 1, L4E at 1, L4I at 1, L5E at 1, L5I at 1, L6E at 1, L6I at 1)" in note
+    assert "(" + ", ".join(f"{p} at 1 point" for p in ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")) + ")" in note
     assert note.endswith("the CV criterion of AIness cannot be applied there; simulate longer (--t-sim) (docs/sweeps.md)")
     assert f"note: {note}" in analyse_cmd.sweep_report(ds)
     long = synthetic_sweep(["t_sim=60000,120000"])
