@@ -242,7 +242,8 @@ def sweep_report(ds: xr.Dataset) -> str:
                f" {_num(ds['peak_memory'].values[index] if 'peak_memory' in ds else np.nan, 6, 0)}"
                f"  {ds['status'].values[index]}")
         lines.append(row)
-    lines += ["", "rate E, rate I: mean rate of the excitatory and of the inhibitory populations; AIness: share of "
+    lines += ["", "rate E, rate I: the populations' rates averaged over the excitatory and over the inhibitory populations "
+              "(each population counts once, whatever its size); AIness: share of "
               "populations asynchronous-irregular (Potjans & Diesmann 2014); wall: the point's build, simulation "
               "and summary; memory: its peak (\"-\": unknown, or the point did not run)"]
     note = irregularity_note(ds)
