@@ -397,8 +397,8 @@ def rate_maps(ds: xr.Dataset) -> Figure:
 
     Rates are averaged over the repetitions of the ok points. The scale is logarithmic when the
     rates span more than a factor 10 (rates below its lower end, 0.01 spikes/s at the least,
-    including silent populations, take its lowest colour), linear otherwise. A cell with no ok
-    point is hatched (blank), never coloured as 0 spikes/s.
+    including silent populations, take its lowest colour, and silent ones are marked "0"), linear
+    otherwise. A cell with no ok point is hatched (blank), never coloured as 0 spikes/s.
 
     Parameters
     ----------
@@ -416,6 +416,7 @@ def rate_maps(ds: xr.Dataset) -> Figure:
     rates = _mean_map(ds, "rate", dims)  # (y, x, population)
     finite = rates[np.isfinite(rates)]
     positive = finite[finite > 0]
+    silent = rates == 0  # on a log scale they share the lowest colour with the slowest: marked "0"
     if positive.size and positive.max() > 10 * max(positive.min(), 0.01):
         norm = LogNorm(vmin=max(positive.min(), 0.01), vmax=positive.max())
         rates = np.where(np.isfinite(rates), np.maximum(rates, norm.vmin), np.nan)  # silent: the lowest colour
@@ -434,6 +435,9 @@ def rate_maps(ds: xr.Dataset) -> Figure:
         mesh = ax.pcolormesh(_edges(x), _edges(y), np.ma.masked_invalid(rates[:, :, p]), cmap="magma", norm=norm,
                              zorder=1)
         _frame(ax, ds, dims, x, xt, y, yt, labels=False)
+        if isinstance(norm, LogNorm):
+            for i, j in zip(*np.nonzero(silent[:, :, p])):
+                ax.text(x[j], y[i], "0", ha="center", va="center", fontsize=6, color="white", zorder=2)
         ax.set_title(population_label(name), fontsize=8, pad=2)
         ax.tick_params(labelsize=6)
     for r in range(rows):
@@ -448,6 +452,8 @@ def rate_maps(ds: xr.Dataset) -> Figure:
         bar.ax.tick_params(labelsize=7)
     repeats = _repeat_text(ds)
     scale = "log scale" if isinstance(norm, LogNorm) else "linear scale"
+    if isinstance(norm, LogNorm) and silent.any():
+        scale += "; 0: silent"
     _title(fig, ds, f"rate per population ({scale}" + (f", mean over {repeats})" if repeats else ")"),
            "not drawn; hatched where no point is ok")
     return fig

@@ -7,6 +7,7 @@ import logging
 
 import matplotlib
 import numpy as np
+from matplotlib.colors import LogNorm
 import pytest
 import tomli_w
 from matplotlib.collections import QuadMesh
@@ -164,6 +165,18 @@ def test_rate_maps_one_panel_per_population_on_one_colour_scale(two_axes):
     l4i = meshes[3].get_array().reshape(5, 6)
     assert float(l4i[2, 4]) == pytest.approx(float(ok.sel(g=-4, bg_rate=8, population="L4I")))
     assert fig.axes[-1].get_ylabel() == "rate (spikes/s)"  # the shared colour bar
+
+
+def test_silent_cells_of_a_log_rate_map_are_marked_zero(two_axes):
+    # on the log scale a silent population shares the lowest colour with the slowest ones: it is marked "0"
+    ds = two_axes.copy(deep=True)
+    ds["rate"].loc[{"g": -8.0, "bg_rate": 4.0, "population": "L23E"}] = 0.0
+    fig = plots.rate_maps(ds)
+    assert isinstance(_meshes(fig)[0].norm, LogNorm)
+    marks = [[(t.get_position(), t.get_text()) for t in ax.texts] for ax in fig.axes[:-1] if ax.get_visible()]
+    assert marks[0] == [((-8.0, 4.0), "0")] and not any(marks[1:])
+    assert "0: silent" in fig.texts[0].get_text() or any("0: silent" in t.get_text() for t in fig.texts)
+    assert not any(ax.texts for ax in plots.rate_maps(two_axes).axes)  # nothing silent, nothing marked
 
 
 def test_a_two_by_two_grid_gets_contours_too():
