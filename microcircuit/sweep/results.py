@@ -16,7 +16,8 @@ a paired axis is one dimension, named after its group, with one coordinate per k
 Attributes store the sweep: ``sweep_spec`` (the points, as JSON; a resumed sweep must match
 it), ``sweep_toml`` (a sweep file that runs the same points), ``sweep_file`` (the text of the
 file given, if any), ``base_config`` (TOML, as ``--config`` reads it), the connectivity table,
-the ``command`` that started the sweep and, after ``--resume``, the ``resume_commands`` (one per line). Values of points not yet run are NaN (status "pending").
+the ``command`` that started the sweep and the ``later_commands`` that resumed or collected it
+(one per line). Values of points not yet run are NaN (status "pending").
 
 The file is rewritten after every point, into a temporary file that is then renamed over the
 old one, so that a crash at any moment leaves the last complete version.
@@ -186,9 +187,9 @@ class Results:
             if stored != self.attrs["sweep_spec"]:
                 raise ConfigError(f"{path} holds another sweep ({spec_difference(stored, self.attrs['sweep_spec'])}): "
                                   "resume it with the same sweep file and options, or choose another --output")
-            if ds.attrs.get("command"):  # the command that started the sweep stays; the resumes are listed
-                resumes = [c for c in str(ds.attrs.get("resume_commands", "")).splitlines() if c]
-                self.attrs["resume_commands"] = "\n".join(resumes + [self.attrs["command"]])
+            if ds.attrs.get("command"):  # the command that started the sweep stays; resumes and collects are listed
+                resumes = [c for c in str(ds.attrs.get("later_commands", "")).splitlines() if c]
+                self.attrs["later_commands"] = "\n".join(resumes + [self.attrs["command"]])
                 self.attrs["command"] = ds.attrs["command"]
             if [str(p) for p in ds[POPULATION_DIM].values] != self.populations:
                 raise ConfigError(f"{path} has other populations than this sweep's table")
@@ -227,8 +228,9 @@ def spec_difference(stored: str | None, current: str) -> str:
     return "; ".join(lines[:3]) + ("; ..." if len(lines) > 3 else "") if lines else "its points differ"
 
 
-def _text(value) -> str:
-    return "not set" if value is None else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+def _text(value, limit: int = 80) -> str:
+    text = "not set" if value is None else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."  # a long list of axes stays one short line
 
 
 # what the well-known keys are, for the axis labels of plots (xarray labels an axis "long_name [units]")

@@ -199,7 +199,7 @@ def test_a_resumed_sweep_keeps_the_command_that_started_it(tmp_path):
         again.write(tmp_path / "s.nc")
         attrs = xr.load_dataset(tmp_path / "s.nc").attrs
         assert attrs["command"] == "sweep --vary g=-4,-5"
-        assert attrs["resume_commands"].splitlines() == ["sweep --resume", "sweep --resume --workers 2"][:n]
+        assert attrs["later_commands"].splitlines() == ["sweep --resume", "sweep --resume --workers 2"][:n]
 
 
 # ----------------------------------------------------------------------------------------------
