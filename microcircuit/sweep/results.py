@@ -37,7 +37,7 @@ import xarray as xr
 from ..connectivity import table_to_json
 from ..errors import ConfigError
 from .status import STATUS_OK, STATUS_PENDING
-from .spec import POPULATION_DIM, SEED_KEY, SWEEP_TABLE, TRIAL_DIM, Point, Spec
+from .spec import POPULATION_DIM, SEED_KEY, SWEEP_TABLE, TRIAL_DIM, Point, Spec, _flatten
 
 RESULT_FILE = "sweep.nc"
 PER_POPULATION = {
@@ -211,17 +211,9 @@ def spec_difference(stored: str | None, current: str) -> str:
         old, new = json.loads(stored), json.loads(current)
     except (TypeError, ValueError):
         return "the file's sweep cannot be read"
-    found = []
-
-    def walk(a, b, path):
-        if isinstance(a, dict) and isinstance(b, dict):
-            for k in sorted(set(a) | set(b)):
-                walk(a.get(k), b.get(k), f"{path}.{k}" if path else k)
-        elif a != b:
-            found.append((path, a, b))
-
-    walk(old.get("base"), new.get("base"), "")
-    lines = [f"base configuration {p}: {_text(a)} in the file, {_text(b)} now" for p, a, b in found]
+    old_base, new_base = _flatten(old.get("base") or {}), _flatten(new.get("base") or {})
+    lines = [f"base configuration {k}: {_text(old_base.get(k))} in the file, {_text(new_base.get(k))} now"
+             for k in sorted(old_base.keys() | new_base.keys()) if old_base.get(k) != new_base.get(k)]
     for name in ("axes", "trials", "draw"):
         if old.get(name) != new.get(name):
             lines.append(f"{name}: {_text(old.get(name))} in the file, {_text(new.get(name))} now")

@@ -7,11 +7,10 @@ import logging
 
 import matplotlib
 import numpy as np
-from matplotlib.colors import LogNorm
 import pytest
 import tomli_w
 from matplotlib.collections import QuadMesh
-from matplotlib.colors import to_hex
+from matplotlib.colors import LogNorm, to_hex
 from matplotlib.patches import Rectangle
 
 from microcircuit import plots
@@ -175,7 +174,7 @@ def test_silent_cells_of_a_log_rate_map_are_marked_zero(two_axes):
     assert isinstance(_meshes(fig)[0].norm, LogNorm)
     marks = [[(t.get_position(), t.get_text()) for t in ax.texts] for ax in fig.axes[:-1] if ax.get_visible()]
     assert marks[0] == [((-8.0, 4.0), "0")] and not any(marks[1:])
-    assert "0: silent" in fig.texts[0].get_text() or any("0: silent" in t.get_text() for t in fig.texts)
+    assert any("0: silent" in t.get_text() for t in fig.texts)  # the title says what "0" means
     assert not any(ax.texts for ax in plots.rate_maps(two_axes).axes)  # nothing silent, nothing marked
 
 
