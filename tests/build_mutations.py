@@ -11,8 +11,9 @@ prints one row per mutant: "build refuses" (a later edit no longer matches, or t
 the tests that fail (or crash NEST), or "not caught". The scratch folder defaults to a temporary one.
 
 About 45 s per mutant on 2 cores (NESTML and the compiler; more when NEST crashes and the tests are run
-one by one to name the crashing ones), 26 mutants: 19 min on 2026-12-04.
-The table it printed is in docs/model.md ("The build's code edits").
+one by one to name the crashing ones), 26 mutants: 19 min on 2026-12-04; the nine layout edits added on
+2026-12-06 (``--only C13 ... H8``): 6 min.
+The tables it printed are in docs/model.md ("The build's code edits").
 """
 from __future__ import annotations
 

@@ -45,6 +45,14 @@ from ..errors import BuildError
 # NESTML's template also gives every neuron a normal and a Poisson random-deviate object (136 bytes:
 # 1 560 instead of 1 424 bytes per neuron; NEST's iaf_psc_exp has 672) that our model never draws from:
 # the header edit drops them.
+# The values a step reads sit together, in as few cache lines as possible (a scale-0.05 network on one
+# thread spent a third of its simulation waiting for them: 1 424-byte neurons whose per-step values were
+# spread over seven cache lines besides the ring buffer, together more than one core's L2 cache):
+# the state starts a cache line and is followed by the propagators, the threshold, the reset and the
+# background's weight (copies of the parameters, refreshed before every run), then the background's
+# distribution function; the rest of the internal variables comes after them. The data logger, whose
+# vector of recording devices every step read, is called only in a neuron that a multimeter records.
+# docs/benchmarks.md ("Neuron memory layout") has the layout and the measurements.
 _FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
 CODE_EDITS = [
     ("flag buffers are not allocated (constructors)",
@@ -86,6 +94,17 @@ CODE_EDITS = [
      " return static_cast< double >( ( *nest::get_vp_specific_rng( get_thread() ) )( all_bits ) >> 11 ) * 0x1.0p-53; }() )", 1),
     ("V_m reads the current port's value from a member",
      re.escape("B_.continuous_inputs_grid_sum_[I_STIM]"), "S_.I_stim_", 1),
+    ("the per-step copies of parameters are refreshed with the internal variables before every run",
+     r"(// parameters might have changed -- recompute internals\n\s*V_\.__h = [^\n]*\n\s*recompute_internal_variables\(\);)",
+     "\\1\n  V_.V_th_ = P_.V_th;  // microcircuit build.py: per-step copies, beside the state\n"
+     "  V_.V_reset_ = P_.V_reset;\n  V_.bg_weight_ = P_.bg_weight;", 1),
+    ("the threshold is read from its per-step copy", re.escape("S_.V_m >= P_.V_th"), "S_.V_m >= V_.V_th_", 1),
+    ("the reset value is read from its per-step copy", re.escape("S_.V_m = P_.V_reset;"), "S_.V_m = V_.V_reset_;", 1),
+    ("the background weight is read from its per-step copy",
+     re.escape("S_.I_syn += P_.bg_weight * n;"), "S_.I_syn += V_.bg_weight_ * n;", 1),
+    ("the data logger is called only in a neuron a multimeter records",
+     re.escape("B_.logger_.record_data(origin.get_steps() + lag);"),
+     "if (S_.has_logger_)\n    {\n      B_.logger_.record_data(origin.get_steps() + lag);\n    }", 1),
 ]
 # The spike port's ring buffer keeps its slots inside the neuron (inline_ring_buffer.h, copied next to the
 # generated code): 64 slots cover min_delay + max_delay of PD14 at 0.1 ms resolution (the longest of
@@ -98,6 +117,7 @@ HEADER_EDITS = [
      re.escape("long refr_count;\n\n    State_();"),
      "long refr_count;\n"
      "    bool has_current_input_ = false;  // microcircuit build.py: a current source is connected\n"
+     "    bool has_logger_ = false;  // microcircuit build.py: a multimeter records this neuron\n"
      "    double I_stim_ = 0.;  // microcircuit build.py: current-port value of the last step (pA)\n\n"
      "    State_();", 1),
     ("the buffers get the spike port's ring buffer as a member, its slots inside the neuron",
@@ -114,7 +134,47 @@ HEADER_EDITS = [
      r"(handles_test_event\(nest::CurrentEvent&, nest_port_t receptor_type\)\n\{.*?)"
      r"(\n  return receptor_type;)",
      "\\1\n  S_.has_current_input_ = true;  // microcircuit build.py\\2", 1),
+    ("connecting a multimeter sets the flag",
+     r"(handles_test_event\(nest::DataLoggingRequest& dlr, nest_port_t receptor_type\)\n\{)",
+     "\\1\n  S_.has_logger_ = true;  // microcircuit build.py", 1),
+    ("the state starts a cache line", re.escape("  State_            S_;"), "  alignas( 64 ) State_ S_;", 1),
+    ("the empty struct of delayed variables takes no space between the state and the internal variables",
+     re.escape("  DelayedVariables_ DV_;"), "  [[no_unique_address]] DelayedVariables_ DV_;", 1),
+    ("the internal variables a step reads come first, with per-step copies of three parameters",
+     r"(struct Variables_\n  \{[^\n]*\n)(.*?)(\n  \};)", lambda m: m[1] + _hot_first(m[2]) + m[3], 1),
 ]
+# The internal variables read in every step (generator background) or with the in-neuron background,
+# in this order; with the 40-byte state before them and the state at the start of a cache line, the
+# first eleven fill the state's two cache lines (128 bytes), the distribution function the next one.
+HOT_VARIABLES = ("P11", "P22", "P21", "P20", "V_drive", "refr_steps", "bg_mean", "I_flush",
+                 "V_th_", "V_reset_", "bg_weight_", *(f"bg_c{k}" for k in range(8)))
+_COPIES = {"V_th_": "spike threshold", "V_reset_": "reset potential", "bg_weight_": "background PSC amplitude"}
+
+
+def _hot_first(body: str) -> str:
+    """The members of NESTML's Variables_ struct with HOT_VARIABLES first (each with its comment lines)."""
+    lines = body.split("\n")
+    members = {}   # name -> (first line of its comments, its declaration line)
+    for i, line in enumerate(lines):
+        found = re.fullmatch(r"\s*(?:double|long) (\w+);", line)
+        if found:
+            start = i
+            while start > 0 and lines[start - 1].strip().startswith("//"):
+                start -= 1
+            members[found[1]] = (start, i)
+    missing = [name for name in HOT_VARIABLES if name not in members and name not in _COPIES]
+    if missing:
+        raise BuildError(f"the internal variables {', '.join(missing)} are not in the generated code "
+                         "(the model changed?): the layout edit does not apply")
+    hot, taken = [], set()
+    for name in HOT_VARIABLES:
+        if name in _COPIES:
+            hot.append(f"    double {name};  // microcircuit build.py: copy of the {_COPIES[name]}, read every step")
+            continue
+        start, end = members[name]
+        hot += lines[start:end + 1]
+        taken.update(range(start, end + 1))
+    return "\n".join(hot + [line for i, line in enumerate(lines) if i not in taken])
 
 
 def apply(source: Path, edits) -> None:
