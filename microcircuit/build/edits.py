@@ -45,14 +45,14 @@ from ..errors import BuildError
 # NESTML's template also gives every neuron a normal and a Poisson random-deviate object (136 bytes:
 # 1 560 instead of 1 424 bytes per neuron; NEST's iaf_psc_exp has 672) that our model never draws from:
 # the header edit drops them.
-# The values a step reads sit together, in as few cache lines as possible (a scale-0.05 network on one
-# thread spent a third of its simulation waiting for them: 1 424-byte neurons whose per-step values were
-# spread over seven cache lines besides the ring buffer, together more than one core's L2 cache):
+# The values a step reads sit together, in as few cache lines as possible (before, a step read six cache
+# lines of the 1 424-byte neuron besides the node's own two and the ring buffer's slot; a scale-0.05
+# network simulated 1.28 times slower on one thread, a full-scale one 1.46 times on two):
 # the state starts a cache line and is followed by the propagators, the threshold, the reset and the
 # background's weight (copies of the parameters, refreshed before every run), then the background's
 # distribution function; the rest of the internal variables comes after them. The data logger, whose
 # vector of recording devices every step read, is called only in a neuron that a multimeter records.
-# docs/benchmarks.md ("Neuron memory layout") has the layout and the measurements.
+# docs/benchmarks.md ("What a step reads, in two cache lines") has the layout and the measurements.
 _FLAG_BUFFER = re.escape("spike_input_received_( std::vector< nest::RingBuffer >( NUM_SPIKE_RECEPTORS ) )")
 CODE_EDITS = [
     ("flag buffers are not allocated (constructors)",
