@@ -49,7 +49,8 @@ from ..errors import BuildError
 # lines of the 1 424-byte neuron besides the node's own two and the ring buffer's slot; a scale-0.05
 # network simulated 1.28 times slower on one thread, a full-scale one 1.46 times on two):
 # the state starts a cache line and is followed by the propagators, the threshold, the reset and the
-# background's weight (copies of the parameters, refreshed before every run), then the background's
+# background's weight (copies of the parameters, refreshed with the internal variables: before every run
+# and after every change of parameters), then the background's
 # distribution function; the rest of the internal variables comes after them. The data logger, whose
 # vector of recording devices every step read, is called only in a neuron that a multimeter records.
 # docs/benchmarks.md ("What a step reads, in two cache lines") has the layout and the measurements.
@@ -94,10 +95,11 @@ CODE_EDITS = [
      " return static_cast< double >( ( *nest::get_vp_specific_rng( get_thread() ) )( all_bits ) >> 11 ) * 0x1.0p-53; }() )", 1),
     ("V_m reads the current port's value from a member",
      re.escape("B_.continuous_inputs_grid_sum_[I_STIM]"), "S_.I_stim_", 1),
-    ("the per-step copies of parameters are refreshed with the internal variables before every run",
-     r"(// parameters might have changed -- recompute internals\n\s*V_\.__h = [^\n]*\n\s*recompute_internal_variables\(\);)",
-     "\\1\n  V_.V_th_ = P_.V_th;  // microcircuit build.py: per-step copies, beside the state\n"
-     "  V_.V_reset_ = P_.V_reset;\n  V_.bg_weight_ = P_.bg_weight;", 1),
+    ("the per-step copies of parameters are refreshed with the internal variables (before every run and "
+     "after every set_status)",
+     r"(void \w+::recompute_internal_variables\(bool exclude_timestep\)\n\{.*?\n  \}\n)(\}\n)",
+     "\\1  V_.V_th_ = P_.V_th;  // microcircuit build.py: per-step copies, beside the state\n"
+     "  V_.V_reset_ = P_.V_reset;\n  V_.bg_weight_ = P_.bg_weight;\n\\2", 1),
     ("the threshold is read from its per-step copy", re.escape("S_.V_m >= P_.V_th"), "S_.V_m >= V_.V_th_", 1),
     ("the reset value is read from its per-step copy", re.escape("S_.V_m = P_.V_reset;"), "S_.V_m = V_.V_reset_;", 1),
     ("the background weight is read from its per-step copy",

@@ -389,10 +389,12 @@ def test_values_a_step_reads_share_the_state_cache_lines(tmp_path):
 def test_parameters_changed_between_runs_take_effect(nest_kernel):
     """Threshold, reset and background weight set between two runs are used in the second (per-step copies).
 
-    The update reads copies of V_th, V_reset and bg_weight next to the state, refreshed before every
-    run. The built-in iaf_psc_exp, given the same threshold and reset changes, must spike at the same
-    times; the in-neuron background with its weight set to 0 must stop driving the neuron (I_syn decays
-    to 0 and V_m relaxes below threshold: no spike in the last 400 ms of the second run).
+    The update reads copies of V_th, V_reset and bg_weight next to the state, refreshed with the internal
+    variables, which NESTML's set_status recomputes, so a change takes effect also between two
+    ``nest.Run`` calls of one ``Prepare`` (no ``pre_run_hook`` in between), as in iaf_psc_exp, which reads
+    its parameters directly: given the same changes it must spike at the same times. The in-neuron
+    background with its weight set to 0 (between two ``Simulate`` calls) must stop driving the neuron
+    (I_syn decays to 0 and V_m relaxes below threshold: no spike in the last 400 ms).
     """
     nest = nest_kernel
     nestml, builtin = _pair(nest, I_e=500.0)
@@ -401,11 +403,13 @@ def test_parameters_changed_between_runs_take_effect(nest_kernel):
         sr = nest.Create("spike_recorder")
         nest.Connect(n, sr)
         recorders.append(sr)
-    nest.Simulate(200.0)
+    nest.Prepare()
+    nest.Run(200.0)
     first = [sr.get("n_events") for sr in recorders]
     nestml.set(V_th=-47.0, V_reset=-60.0)  # I_e drives V_m towards -45 mV
     builtin.set(V_th=-47.0, V_reset=-60.0)
-    nest.Simulate(200.0)
+    nest.Run(200.0)
+    nest.Cleanup()
     times = [sr.get("events")["times"] for sr in recorders]
     assert first[0] > 3 and times[0].size > first[0] + 3  # it fires in both runs
     np.testing.assert_array_equal(times[0], times[1])
