@@ -43,7 +43,7 @@ from ..errors import BuildError
 # u differs from drand()'s only in rounding below 2^-53, so the spikes are those of drand()
 # (the same spike counts in every benchmark configuration of docs/benchmarks.md).
 # NESTML's template also gives every neuron a normal and a Poisson random-deviate object (136 bytes:
-# 1 560 instead of 1 424 bytes per neuron; NEST's iaf_psc_exp has 672) that our model never draws from:
+# 1 560 instead of 1 424 bytes per neuron before the layout edits below; NEST's iaf_psc_exp has 672) that our model never draws from:
 # the header edit drops them.
 # The values a step reads sit together, in as few cache lines as possible (before, a step read six cache
 # lines of the 1 424-byte neuron besides the node's own two and the ring buffer's slot; a scale-0.05
@@ -97,7 +97,7 @@ CODE_EDITS = [
      re.escape("B_.continuous_inputs_grid_sum_[I_STIM]"), "S_.I_stim_", 1),
     ("the per-step copies of parameters are refreshed with the internal variables (before every run and "
      "after every set_status)",
-     r"(void \w+::recompute_internal_variables\(bool exclude_timestep\)\n\{.*?\n  \}\n)(\}\n)",
+     r"(void \w+::recompute_internal_variables\(bool exclude_timestep\)\n\{(?:(?!\n\}\n).)*?\n  \}\n)(\}\n)",
      "\\1  V_.V_th_ = P_.V_th;  // microcircuit build.py: per-step copies, beside the state\n"
      "  V_.V_reset_ = P_.V_reset;\n  V_.bg_weight_ = P_.bg_weight;\n\\2", 1),
     ("the threshold is read from its per-step copy", re.escape("S_.V_m >= P_.V_th"), "S_.V_m >= V_.V_th_", 1),
@@ -137,8 +137,10 @@ HEADER_EDITS = [
      r"(\n  return receptor_type;)",
      "\\1\n  S_.has_current_input_ = true;  // microcircuit build.py\\2", 1),
     ("connecting a multimeter sets the flag",
-     r"(handles_test_event\(nest::DataLoggingRequest& dlr, nest_port_t receptor_type\)\n\{)",
-     "\\1\n  S_.has_logger_ = true;  // microcircuit build.py", 1),
+     r"(handles_test_event\(nest::DataLoggingRequest& dlr, nest_port_t receptor_type\)\n\{"
+     r"(?:(?!\n\}\n).)*?\n)  return (B_\.logger_\.connect_logging_device\(dlr, recordablesMap_\));",
+     "\\1  const nest_port_t port = \\2;\n  S_.has_logger_ = true;  // microcircuit build.py: once connected\n"
+     "  return port;", 1),
     ("the state starts a cache line", re.escape("  State_            S_;"), "  alignas( 64 ) State_ S_;", 1),
     ("the empty struct of delayed variables takes no space between the state and the internal variables",
      re.escape("  DelayedVariables_ DV_;"), "  [[no_unique_address]] DelayedVariables_ DV_;", 1),

@@ -18,7 +18,8 @@ current port (flag, latched value)        DC drives the neuron like iaf_psc_exp:
 layout: state aligned, hot internal       the members a step reads share the state's cache lines:
 variables first, per-step parameter       test_values_a_step_reads_share_the_state_cache_lines;
 copies, logger only when recorded         parameters set between runs take effect: test_parameters_
-                                          changed_between_runs_take_effect; multimeter recordings:
+                                          changed_between_runs_take_effect; multimeter recordings,
+                                          also when connected after a run: test_multimeter_...,
                                           tests/nest/test_neuron.py (same V_m as iaf_psc_exp)
 ========================================  ==========================================================
 
@@ -322,13 +323,10 @@ def test_background_draw_uses_53_bits_not_drand():
 
 # ---- the memory layout of what a step reads --------------------------------------------------------
 
-# The program's data are the offsets of private members (compiled to assembly, not linked): every standard
-# header is included before ``private`` is redefined (libstdc++ must keep its own access), and NEST's
-# config.h as the module's sources include it.
+# The program's data are the offsets of private members (compiled to assembly, not linked, with GCC's
+# -fno-access-control, which lets it name them); NEST's config.h first, as the module's sources include it.
 _OFFSETS_PROGRAM = """
-#include <bits/stdc++.h>
 #include "config.h"
-#define private public
 #include "{header}"
 extern "C" const unsigned long microcircuit_offsets[] = {{ alignof({model}), offsetof({model}, S_), {members} }};
 """
@@ -368,7 +366,7 @@ def test_values_a_step_reads_share_the_state_cache_lines(tmp_path):
     flags = [*subprocess.run([str(nest_config), "--cflags"], capture_output=True, text=True, check=True).stdout.split(),
              *subprocess.run([str(nest_config), "--includes"], capture_output=True, text=True, check=True).stdout.split()]
     compiler = subprocess.run([str(nest_config), "--compiler"], capture_output=True, text=True, check=True).stdout.strip()
-    out = subprocess.run([compiler, *flags, "-O0", "-Wno-invalid-offsetof", f"-I{target}", "-S", str(program),
+    out = subprocess.run([compiler, *flags, "-O0", "-fno-access-control", "-Wno-invalid-offsetof", f"-I{target}", "-S", str(program),
                           "-o", "-"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     data = out.stdout[out.stdout.index("microcircuit_offsets:"):]
@@ -430,6 +428,28 @@ def test_parameters_changed_between_runs_take_effect(nest_kernel):
     assert driven > 2, "the background drives the neuron above threshold"
     assert np.sum(spikes > t_switch + 200.0) == 0
     assert background.get("I_syn") == 0.0
+
+
+def test_multimeter_connected_after_a_first_run_records_like_builtin(nest_kernel):
+    """A multimeter connected between two runs records V_m as it does for iaf_psc_exp (the logger flag).
+
+    The update calls the data logger only in neurons a multimeter was connected to; the flag is set when
+    the connection is made, which may be after the neuron has already been simulated.
+    """
+    nest = nest_kernel
+    nest.set(min_delay=0.1, max_delay=1.0)  # the multimeter's connection (delay 1 ms) comes after a run
+    neurons = _pair(nest, I_e=400.0)
+    nest.Simulate(50.0)
+    meters = []
+    for n in neurons:
+        mm = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": 0.1})
+        nest.Connect(mm, n)
+        meters.append(mm)
+    nest.Simulate(100.0)
+    v = [mm.get("events")["V_m"] for mm in meters]
+    assert v[0].size == v[1].size > 900  # 100 ms at 0.1 ms
+    np.testing.assert_allclose(v[0], v[1], rtol=0, atol=1e-9)
+    assert np.ptp(v[0]) > 5.0  # the neuron spikes and resets in the recorded window
 
 
 # ---- one edit undone, for real -------------------------------------------------------------------
