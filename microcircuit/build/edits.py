@@ -43,8 +43,8 @@ from ..errors import BuildError
 # u differs from drand()'s only in rounding below 2^-53, so the spikes are those of drand()
 # (the same spike counts in every benchmark configuration of docs/benchmarks.md).
 # NESTML's template also gives every neuron a normal and a Poisson random-deviate object (136 bytes:
-# 1 560 instead of 1 424 bytes per neuron before the layout edits below; NEST's iaf_psc_exp has 672) that our model never draws from:
-# the header edit drops them.
+# 1 560 instead of 1 424 bytes per neuron before the layout edits below; NEST's iaf_psc_exp has 672)
+# that our model never draws from: the header edit drops them.
 # The values a step reads sit together, in as few cache lines as possible (before, a step read six cache
 # lines of the 1 424-byte neuron besides the node's own two and the ring buffer's slot; a scale-0.05
 # network simulated 1.28 times slower on one thread, a full-scale one 1.46 times on two):
