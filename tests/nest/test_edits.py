@@ -300,6 +300,14 @@ def test_dc_current_drives_the_neuron_like_builtin_and_only_where_connected(nest
     np.testing.assert_array_equal(v[0][:1000], v[2][:1000])  # not before the source starts (100 ms)
 
 
+def built_file(*parts: str):
+    """A file of the last build (e.g. the edited source the module was compiled from), or skip without it."""
+    path = manifest.default_build_dir().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} missing: run `python build.py --force`")
+    return path
+
+
 # ---- the uniform number of the in-neuron background ----------------------------------------------
 
 def test_background_draw_uses_53_bits_not_drand():
@@ -313,10 +321,7 @@ def test_background_draw_uses_53_bits_not_drand():
     follow the Poisson distribution, with or without it). What can be checked is that the compiled
     code no longer calls drand(); the module's manifest ties the module to that code.
     """
-    source = manifest.default_build_dir() / "target" / f"{manifest.NESTML_MODEL}.cpp"
-    if not source.exists():
-        pytest.skip(f"{source} missing: run `python build.py --force`")
-    code = source.read_text()
+    code = built_file("target", f"{manifest.NESTML_MODEL}.cpp").read_text()
     assert "drand()" not in code
     assert code.count("0x1.0p-53") == 1
 
@@ -351,11 +356,9 @@ def test_values_a_step_reads_share_the_state_cache_lines(tmp_path):
     empty struct's byte makes a member fall outside and this fail. The data logger must be called only
     under the flag that a multimeter sets.
     """
-    target = manifest.default_build_dir() / "target"
-    source = target / f"{manifest.NESTML_MODEL}.cpp"
-    nest_config = manifest.default_build_dir() / "nest_prefix" / "bin" / "nest-config"
-    if not source.exists() or not nest_config.exists():
-        pytest.skip(f"{source} or {nest_config} missing: run `python build.py --force`")
+    source = built_file("target", f"{manifest.NESTML_MODEL}.cpp")
+    target = source.parent
+    nest_config = built_file("nest_prefix", "bin", "nest-config")
     update = _update_function(source.read_text())
     read = sorted(set(re.findall(r"\b([SVP]_\.\w+)", update)))
     assert "S_.V_m" in read and "V_.P22" in read  # sanity of the parsing
